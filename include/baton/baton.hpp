@@ -1,0 +1,14 @@
+// Baton: torch.distributed's programming model as a C++20 library.
+//
+// Include this one header. The pieces, bottom to top: tensors and reduce ops
+// (tensor.hpp, reduce_op.hpp), errors (error.hpp), key-value stores for
+// rendezvous (store.hpp and its implementations), and the launcher's C++
+// entry point (launch.hpp). See README.md for a tour.
+#pragma once
+
+#include "baton/device.hpp"
+#include "baton/dtype.hpp"
+#include "baton/error.hpp"
+#include "baton/reduce_op.hpp"
+#include "baton/store.hpp"
+#include "baton/tensor.hpp"

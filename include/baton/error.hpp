@@ -1,0 +1,70 @@
+// Baton's error hierarchy.
+//
+// Every failure that reaches a caller is a baton::Error (a std::runtime_error)
+// carrying an ErrorCode; the subclasses below let callers catch one kind.
+// Messages name the rank, the operation, what was expected and what was given.
+// On asynchronous paths errors travel as std::exception_ptr and are rethrown
+// by Work::wait().
+//
+// Thread safety: these are plain value types.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace baton {
+
+enum class ErrorCode {
+  kInternal,         // a bug in Baton: an invariant did not hold
+  kInvalidArgument,  // the caller passed something wrong; nothing was sent
+  kTimeout,          // an operation did not complete within its timeout
+  kConnection,       // a peer or server closed, refused or broke a connection
+  kMismatch,         // ranks disagree about an operation (kind, size, dtype)
+  kProtocol,         // a peer sent bytes that are not Baton's protocol
+  kIo,               // a file or OS resource failed (open, map, lock)
+  kUnsupported,      // asked for something this build or backend cannot do
+};
+
+std::string_view error_code_name(ErrorCode code);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  explicit Error(const std::string& message) : Error(ErrorCode::kInternal, message) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+class InvalidArgument : public Error {
+ public:
+  explicit InvalidArgument(const std::string& m) : Error(ErrorCode::kInvalidArgument, m) {}
+};
+class TimeoutError : public Error {
+ public:
+  explicit TimeoutError(const std::string& m) : Error(ErrorCode::kTimeout, m) {}
+};
+class ConnectionError : public Error {
+ public:
+  explicit ConnectionError(const std::string& m) : Error(ErrorCode::kConnection, m) {}
+};
+class MismatchError : public Error {
+ public:
+  explicit MismatchError(const std::string& m) : Error(ErrorCode::kMismatch, m) {}
+};
+class ProtocolError : public Error {
+ public:
+  explicit ProtocolError(const std::string& m) : Error(ErrorCode::kProtocol, m) {}
+};
+class IoError : public Error {
+ public:
+  explicit IoError(const std::string& m) : Error(ErrorCode::kIo, m) {}
+};
+class UnsupportedError : public Error {
+ public:
+  explicit UnsupportedError(const std::string& m) : Error(ErrorCode::kUnsupported, m) {}
+};
+
+}  // namespace baton

@@ -1,0 +1,91 @@
+// The table of BATON_* tunables and the typed readers over it.
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+
+#include "baton/error.hpp"
+
+namespace baton::config {
+namespace {
+
+// Every tunable, once. Keep docs/configuration.md in step (a test checks it).
+constexpr Tunable kTunables[] = {
+    {"BATON_LOG", "warn", "Log level (error, warn, info, debug, trace), optionally ':subsys,...' (store, rendezvous, transport, coll, launch, train)"},
+    {"BATON_TIMEOUT", "300s", "Default timeout of every blocking operation (store waits, rendezvous, collectives)"},
+    {"BATON_JOB_ID", "", "Identifies one job; set by baton-run and spawn, checked by FileStore and connection handshakes"},
+};
+
+const Tunable& find(std::string_view name) {
+  for (const Tunable& t : kTunables) {
+    if (t.name == name) return t;
+  }
+  throw InvalidArgument("config: '" + std::string(name) + "' is not a registered BATON_* tunable");
+}
+
+std::string trim_lower(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+}  // namespace
+
+std::span<const Tunable> tunables() { return kTunables; }
+
+std::optional<std::string> env(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+std::string get_string(std::string_view name) {
+  const Tunable& t = find(name);
+  return env(name).value_or(std::string(t.default_value));
+}
+
+int64_t get_int(std::string_view name) {
+  const std::string text = trim_lower(get_string(name));
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    throw InvalidArgument(std::string(name) + "='" + text + "' is not an integer");
+  }
+  return value;
+}
+
+bool get_bool(std::string_view name) {
+  const std::string text = trim_lower(get_string(name));
+  if (text == "1" || text == "true" || text == "yes" || text == "on") return true;
+  if (text == "0" || text == "false" || text == "no" || text == "off") return false;
+  throw InvalidArgument(std::string(name) + "='" + text +
+                        "' is not a boolean (expected 1/0, true/false, yes/no, on/off)");
+}
+
+std::chrono::milliseconds get_duration(std::string_view name) {
+  return parse_duration(get_string(name), name);
+}
+
+std::chrono::milliseconds parse_duration(std::string_view text_in, std::string_view what) {
+  const std::string text = trim_lower(text_in);
+  double number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  double scale = -1;
+  if (unit.empty() || unit == "s") scale = 1000;
+  if (unit == "ms") scale = 1;
+  if (unit == "m" || unit == "min") scale = 60'000;
+  if (unit == "h") scale = 3'600'000;
+  if (ec != std::errc() || text.empty() || scale < 0 || number < 0) {
+    throw InvalidArgument(std::string(what) + "='" + std::string(text_in) +
+                          "' is not a duration (expected e.g. 30s, 500ms, 2m, 1h or seconds)");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(number * scale));
+}
+
+}  // namespace baton::config
