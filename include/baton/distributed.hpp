@@ -1,0 +1,106 @@
+// The torch.distributed API in C++: process group lifetime, point-to-point
+// and collectives.
+//
+// Names and argument order follow torch.distributed, so the tutorial reads
+// the same. Every call is blocking unless given baton::async_op as its last
+// argument (isend and irecv are always asynchronous); a blocking call
+// returns a completed Work, an asynchronous one a pending Work.
+//
+// Ranks are group ranks. Arguments are checked before anything is sent: a
+// rank outside the group, an undefined tensor, a tensor on the wrong device,
+// a list of the wrong length, or tensors whose sizes or dtypes disagree get
+// an InvalidArgument saying what was expected and what was given. Ranks that
+// disagree with each other (different collectives, sizes, dtypes, ops or
+// roots) get a MismatchError on every rank; a dead peer a ConnectionError
+// naming it; an operation that outlives the group's timeout a TimeoutError
+// naming the operation and the ranks still missing.
+//
+// Thread safety: operations on one group are issued in the order of the
+// calls; they may be called from several threads, but then the threads must
+// agree on that order across ranks, as with torch. Different groups are
+// independent.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "baton/group.hpp"
+#include "baton/reduce_op.hpp"
+#include "baton/store.hpp"
+#include "baton/tensor.hpp"
+#include "baton/work.hpp"
+
+namespace baton {
+
+struct InitOptions {
+  // "native", "mpi" or "nccl"; "auto" picks native (nccl for CUDA tensors when built).
+  std::string backend = "auto";
+  // "env://", "tcp://host:port" or "file:///path".
+  std::string init_method = "env://";
+  // -1: from the environment (RANK/WORLD_SIZE, mpirun's or Slurm's variables).
+  int rank = -1;
+  int world_size = -1;
+  // Bounds every blocking operation; 0 means BATON_TIMEOUT (default 300 s).
+  std::chrono::milliseconds timeout{0};
+  // When set, used for rendezvous instead of init_method.
+  std::shared_ptr<Store> store;
+};
+
+// Joins the job: rendezvous, then connections to every other rank. Blocks
+// until every rank has joined or the timeout passes (TimeoutError naming the
+// ranks that never arrived). Calling it twice is an InvalidArgument.
+void init_process_group(const InitOptions& options = {});
+bool is_initialized();
+// Leaves the job: waits for pending operations, closes connections. Groups
+// made by new_group become unusable. Safe to call when not initialized.
+void destroy_process_group();
+
+// The world group; InvalidArgument before init_process_group.
+Group world();
+int get_rank(const Group& group = world());
+int get_world_size(const Group& group = world());
+// A subgroup of the given world ranks (sorted or not; the order defines the
+// group ranks). Called by every rank of the world. Duplicate or out-of-range
+// ranks: InvalidArgument.
+Group new_group(std::vector<int> ranks);
+
+inline constexpr int ANY_SOURCE = -1;
+
+// Point to point. send/recv block; isend/irecv return a pending Work.
+// Messages between two ranks with the same tag arrive in the order sent. A
+// receive into a tensor smaller than the message is an InvalidArgument
+// naming both sizes. recv from ANY_SOURCE: Work::source_rank() says who sent.
+Work send(const Tensor& tensor, int dst, const Group& group = world(), int tag = 0);
+Work recv(Tensor& tensor, int src = ANY_SOURCE, const Group& group = world(), int tag = 0);
+Work isend(const Tensor& tensor, int dst, const Group& group = world(), int tag = 0);
+Work irecv(Tensor& tensor, int src = ANY_SOURCE, const Group& group = world(), int tag = 0);
+
+// Collectives.
+Work broadcast(Tensor& tensor, int src, const Group& group = world(), AsyncOp async = {});
+Work all_reduce(Tensor& tensor, ReduceOp op = ReduceOp::SUM, const Group& group = world(),
+                AsyncOp async = {});
+// The result lands in `tensor` on dst; other ranks' tensors are left unspecified
+// (they may hold partial results), as in torch.
+Work reduce(Tensor& tensor, int dst, ReduceOp op = ReduceOp::SUM, const Group& group = world(),
+            AsyncOp async = {});
+// outputs: one tensor per group rank, each like input.
+Work all_gather(std::vector<Tensor>& outputs, const Tensor& input, const Group& group = world(),
+                AsyncOp async = {});
+// gather_list: on dst one tensor per group rank; ignored (may be empty) elsewhere.
+Work gather(const Tensor& input, std::vector<Tensor>& gather_list, int dst = 0,
+            const Group& group = world(), AsyncOp async = {});
+// scatter_list: on src one tensor per group rank; ignored (may be empty) elsewhere.
+Work scatter(Tensor& output, const std::vector<Tensor>& scatter_list, int src = 0,
+             const Group& group = world(), AsyncOp async = {});
+// inputs: one tensor per group rank, each like output; output = op over ranks of inputs[rank].
+Work reduce_scatter(Tensor& output, const std::vector<Tensor>& inputs,
+                    ReduceOp op = ReduceOp::SUM, const Group& group = world(), AsyncOp async = {});
+// outputs[i] receives inputs[rank] of rank i; sizes may differ per pair but
+// must agree between sender and receiver.
+Work all_to_all(std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                const Group& group = world(), AsyncOp async = {});
+Work barrier(const Group& group = world(), AsyncOp async = {});
+
+}  // namespace baton

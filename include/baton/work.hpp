@@ -1,0 +1,56 @@
+// Work: the completion handle of an operation.
+//
+// Every point-to-point and collective call returns a Work. Blocking calls
+// return one that is already complete; calls given baton::async_op return
+// at once and the Work completes later. wait() rethrows the operation's
+// error (a baton::Error subclass). Until wait() returns, the tensors the
+// operation uses must stay alive and must not be read (outputs) or written
+// (inputs), as in torch.distributed.
+//
+// Thread safety: a Work may be waited on from several threads; copies share
+// one completion.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <memory>
+
+namespace baton {
+
+namespace detail {
+class WorkState;
+}
+
+class Work {
+ public:
+  // A completed, successful Work.
+  Work();
+  explicit Work(std::shared_ptr<detail::WorkState> state);
+
+  // Blocks until the operation completes; throws its error. The group's
+  // timeout bounds the wait (TimeoutError naming the operation).
+  void wait();
+  // Waits at most `timeout`; false when the operation is still running.
+  // Throws the operation's error when it failed.
+  bool wait(std::chrono::milliseconds timeout);
+  bool is_completed() const;
+  // Whether it completed without error (false while pending).
+  bool is_success() const;
+  // The error of a failed operation; nullptr otherwise.
+  std::exception_ptr exception() const;
+  // The rank a receive got its message from (useful with ANY_SOURCE); for
+  // other operations, -1.
+  int source_rank() const;
+
+ private:
+  std::shared_ptr<detail::WorkState> state_;
+};
+
+// Pass as the last argument of an operation to get a pending Work back
+// instead of blocking: baton::all_reduce(t, ReduceOp::SUM, baton::world(), baton::async_op).
+struct AsyncOp {
+  bool value = false;
+};
+inline constexpr AsyncOp async_op{true};
+
+}  // namespace baton

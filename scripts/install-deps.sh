@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Baton builds, tests and runs with.
+# Idempotent: does nothing when every package is already installed.
+set -euo pipefail
+
+packages=(
+  g++ cmake make            # the toolchain (C++20, CMake 3.25)
+  libgtest-dev libgmock-dev # tests
+  libbenchmark-dev          # baton-bench and micro-benchmarks
+  libcli11-dev              # command-line parsing of baton-run, baton-store, baton-bench
+  zlib1g-dev                # gzip'd IDX datasets
+  procps iproute2           # ps/pgrep and ip, used by launcher and network tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi

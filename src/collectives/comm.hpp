@@ -1,0 +1,67 @@
+// Comm: what a collective algorithm sees of the group while it runs one operation.
+//
+// Algorithms are plain functions that take a Comm and run to completion on
+// the calling thread (the backend's worker thread), posting sends and
+// receives and waiting for them. Every message an algorithm sends carries the
+// operation's sequence number and OpDesc, so ranks that disagree about the
+// operation fail with MismatchError instead of exchanging wrong data. The
+// `step` of isend/irecv tells the messages of one operation apart; both
+// sides must use the same step for a message.
+//
+// Errors: wait() throws the request's error, or TimeoutError naming the
+// operation, the operation's number and the rank it was waiting for when the
+// deadline passes.
+//
+// Thread safety: one Comm belongs to one operation on one thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "collectives/op_kind.hpp"
+#include "transport/transport.hpp"
+
+namespace baton::collectives {
+
+class Comm {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Comm(transport::Context& context, uint64_t seq, transport::OpDesc op, Clock::time_point deadline);
+
+  int rank() const { return context_.rank(); }
+  int size() const { return context_.size(); }
+  OpKind kind() const { return static_cast<OpKind>(op_.kind); }
+  const transport::OpDesc& op() const { return op_; }
+  uint64_t seq() const { return seq_; }
+
+  transport::RequestPtr isend(int peer, int64_t step, std::span<const std::byte> bytes);
+  transport::RequestPtr irecv(int peer, int64_t step, std::span<std::byte> bytes);
+  // Waits for one request (see Errors above). `peer` is named in a timeout.
+  void wait(const transport::RequestPtr& request, int peer);
+  // Blocking conveniences.
+  void send(int peer, int64_t step, std::span<const std::byte> bytes);
+  void recv(int peer, int64_t step, std::span<std::byte> bytes);
+
+  // "all_reduce #12" for messages.
+  std::string describe() const;
+
+ private:
+  transport::Context& context_;
+  uint64_t seq_;
+  transport::OpDesc op_;
+  Clock::time_point deadline_;
+};
+
+// Byte view helpers for algorithms.
+inline std::span<std::byte> bytes_of(void* data, size_t n) {
+  return {static_cast<std::byte*>(data), n};
+}
+inline std::span<const std::byte> bytes_of(const void* data, size_t n) {
+  return {static_cast<const std::byte*>(data), n};
+}
+
+}  // namespace baton::collectives

@@ -1,0 +1,54 @@
+// Request completion and waiting: spin briefly, then sleep on a condition variable.
+#include "transport/request.hpp"
+
+#include <thread>
+
+namespace baton::transport {
+namespace {
+// How long a waiter polls before it sleeps. Waking a sleeping thread costs
+// tens of microseconds on small virtual machines; spinning this long keeps
+// fast operations fast without burning a core on slow ones.
+constexpr auto kSpin = std::chrono::microseconds(50);
+}  // namespace
+
+bool Request::wait_until(Clock::time_point deadline) {
+  if (done()) return true;
+  const auto spin_until = std::min(deadline, Clock::now() + kSpin);
+  while (Clock::now() < spin_until) {
+    if (done()) return true;
+    std::this_thread::yield();
+  }
+  std::unique_lock lock(mu_);
+  ++waiters_;
+  const bool ok = cv_.wait_until(lock, deadline, [&] { return done(); });
+  --waiters_;
+  return ok;
+}
+
+std::exception_ptr Request::error() const {
+  return done() ? error_ : nullptr;
+}
+
+bool Request::finish() {
+  bool expected = false;
+  return finishing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+}
+
+void Request::complete(int source, size_t bytes) {
+  if (!finish()) return;
+  source_ = source;
+  bytes_ = bytes;
+  std::lock_guard lock(mu_);
+  done_.store(true, std::memory_order_release);
+  if (waiters_ > 0) cv_.notify_all();
+}
+
+void Request::fail(std::exception_ptr error) {
+  if (!finish()) return;
+  error_ = std::move(error);
+  std::lock_guard lock(mu_);
+  done_.store(true, std::memory_order_release);
+  if (waiters_ > 0) cv_.notify_all();
+}
+
+}  // namespace baton::transport

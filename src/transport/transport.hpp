@@ -1,0 +1,92 @@
+// Transport: moving bytes between the ranks of one group.
+//
+// A Context connects one rank to every other rank of a group (a full mesh)
+// and offers asynchronous, tagged sends and receives. Transports (tcp, shm)
+// implement it; collectives and backends use only this interface. A
+// transport never knows what a collective is: it matches messages by their
+// Envelope and checks the OpDesc fingerprint that the collective layer puts
+// in it.
+//
+// Ownership: the caller owns every payload and receive buffer and must keep
+// it valid (and a send payload unchanged) until the Request completes. A
+// Context owns its connections and its progress thread; destroying it fails
+// every pending Request with ConnectionError.
+//
+// Matching rules:
+//  - Channel::kP2P: a receive matches the oldest message from its peer (or
+//    from any peer with kAnySource) with the same tag. Messages between one
+//    pair with the same tag arrive in the order sent (MPI's non-overtaking
+//    rule). A message longer than the receive buffer fails the receive with
+//    InvalidArgument naming both sizes; a shorter one completes it, and
+//    Request::bytes() says how much arrived.
+//  - Channel::kCollective: a receive matches the message from its peer with
+//    the same seq and tag; the length must equal the buffer's. A message whose
+//    seq is that of a posted receive but whose OpDesc differs (another
+//    collective, dtype, count, op or root) fails the receive with
+//    MismatchError naming both ranks and both descriptions.
+//  - A receive posted before its message arrives gets the payload written
+//    straight into its buffer. Messages that arrive first wait in a bounded
+//    queue (BATON_UNEXPECTED_BYTES); beyond it the transport stops reading
+//    from that peer until receives are posted.
+//
+// Errors: a peer that closes its connection or dies fails every pending
+// Request that involves it with ConnectionError naming its rank, and the
+// context stays failed for that peer. abort() fails everything, locally and
+// (best effort) on every peer, with the given reason.
+//
+// Thread safety: isend, irecv and abort may be called from any thread.
+// Requests complete on the transport's progress thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "transport/request.hpp"
+
+namespace baton::transport {
+
+inline constexpr int kAnySource = -1;
+
+enum class Channel : uint8_t { kP2P = 1, kCollective = 2 };
+
+// What a collective is doing; ranks of one collective must agree on all of it.
+struct OpDesc {
+  uint8_t kind = 0;       // collectives::OpKind (0 for point-to-point)
+  uint8_t dtype = 0;      // baton::DType
+  uint8_t reduce_op = 0;  // baton::ReduceOp, 0 when not a reduction
+  int32_t root = -1;      // group rank of the root, -1 when none
+  uint64_t count = 0;     // elements per rank that must agree
+  friend bool operator==(const OpDesc&, const OpDesc&) = default;
+};
+
+struct Envelope {
+  Channel channel = Channel::kP2P;
+  uint64_t seq = 0;  // collective: the group's operation number; p2p: 0
+  int64_t tag = 0;   // p2p: the user's tag; collective: the algorithm's step
+  OpDesc op;         // collective only
+};
+
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // The transport's name for reports ("tcp", "shm").
+  virtual std::string name() const = 0;
+
+  // Starts sending payload to peer; never blocks on the network.
+  // Errors (bad peer, failed context) fail the returned request.
+  virtual RequestPtr isend(int peer, const Envelope& envelope,
+                           std::span<const std::byte> payload) = 0;
+  // Posts a receive into buffer from peer (kAnySource on the p2p channel).
+  virtual RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) = 0;
+  // Fails every pending and future request with `why` and tells the peers.
+  virtual void abort(std::exception_ptr why) = 0;
+};
+
+}  // namespace baton::transport
