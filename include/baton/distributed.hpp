@@ -45,7 +45,7 @@ struct InitOptions {
   // Bounds every blocking operation; 0 means BATON_TIMEOUT (default 300 s).
   std::chrono::milliseconds timeout{0};
   // When set, used for rendezvous instead of init_method.
-  std::shared_ptr<Store> store;
+  std::shared_ptr<Store> store = nullptr;
 };
 
 // Joins the job: rendezvous, then connections to every other rank. Blocks

@@ -1,5 +1,7 @@
 #include "collectives/comm.hpp"
 
+#include <algorithm>
+
 #include "baton/error.hpp"
 
 namespace baton::collectives {
@@ -39,6 +41,51 @@ void Comm::wait(const transport::RequestPtr& request, int peer) {
   }
   if (auto error = request->error()) std::rethrow_exception(error);
 }
+
+void Comm::wait_all(std::span<const Pending> pending) {
+  // Waits on the oldest pending request in slices, so that a failure of any
+  // other request (a dead peer) is noticed without waiting for the deadline.
+  constexpr auto kSlice = std::chrono::milliseconds(20);
+  auto rethrow_failed = [&](size_t from) {
+    for (size_t i = from; i < pending.size(); ++i) {
+      const auto& r = pending[i].request;
+      if (r && r->done()) {
+        if (auto error = r->error()) std::rethrow_exception(error);
+      }
+    }
+  };
+  size_t first = 0;
+  for (;;) {
+    while (first < pending.size() &&
+           (!pending[first].request || pending[first].request->done())) {
+      if (pending[first].request) {
+        if (auto error = pending[first].request->error()) std::rethrow_exception(error);
+      }
+      ++first;
+    }
+    if (first == pending.size()) return;
+    const auto now = Clock::now();
+    if (now >= deadline_) {
+      rethrow_failed(first);
+      std::vector<int> missing;
+      for (size_t i = first; i < pending.size(); ++i) {
+        if (pending[i].request && !pending[i].request->done()) missing.push_back(pending[i].peer);
+      }
+      std::sort(missing.begin(), missing.end());
+      missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+      std::string names;
+      for (int peer : missing) names += (names.empty() ? "" : ", ") + std::to_string(peer);
+      throw TimeoutError(describe() + " on rank " + std::to_string(rank()) +
+                         " timed out waiting for rank" + (missing.size() > 1 ? "s " : " ") +
+                         names);
+    }
+    if (!pending[first].request->wait_until(std::min(deadline_, now + kSlice))) {
+      rethrow_failed(first + 1);
+    }
+  }
+}
+
+void Comm::abort(std::exception_ptr why) { context_.abort(std::move(why)); }
 
 void Comm::send(int peer, int64_t step, std::span<const std::byte> bytes) {
   wait(isend(peer, step, bytes), peer);

@@ -10,13 +10,16 @@
 //
 // Errors: wait() throws the request's error, or TimeoutError naming the
 // operation, the operation's number and the rank it was waiting for when the
-// deadline passes.
+// deadline passes; wait_all() names every rank still missing. An algorithm
+// that fails calls abort() before it frees its scratch buffers, so the
+// transport never writes into freed memory and the peers learn of the error.
 //
 // Thread safety: one Comm belongs to one operation on one thread.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +45,18 @@ class Comm {
   transport::RequestPtr irecv(int peer, int64_t step, std::span<std::byte> bytes);
   // Waits for one request (see Errors above). `peer` is named in a timeout.
   void wait(const transport::RequestPtr& request, int peer);
+  // One request and the rank it involves; a null request counts as done.
+  struct Pending {
+    transport::RequestPtr request;
+    int peer = -1;
+  };
+  // Waits for every request. A request that fails ends the wait at once with
+  // its error, even while earlier ones are pending; at the deadline throws
+  // TimeoutError naming every rank whose request is still pending.
+  void wait_all(std::span<const Pending> pending);
+  // Fails every pending and future request of the group's context with `why`
+  // (transport::Context::abort). Does not block.
+  void abort(std::exception_ptr why);
   // Blocking conveniences.
   void send(int peer, int64_t step, std::span<const std::byte> bytes);
   void recv(int peer, int64_t step, std::span<std::byte> bytes);

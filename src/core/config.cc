@@ -16,6 +16,21 @@ constexpr Tunable kTunables[] = {
     {"BATON_LOG", "warn", "Log level (error, warn, info, debug, trace), optionally ':subsys,...' (store, rendezvous, transport, coll, launch, train)"},
     {"BATON_TIMEOUT", "300s", "Default timeout of every blocking operation (store waits, rendezvous, collectives)"},
     {"BATON_JOB_ID", "", "Identifies one job; set by baton-run and spawn, checked by FileStore and connection handshakes"},
+    {"BATON_AGENT_STORE", "0", "1: a launcher already serves the TcpStore at MASTER_ADDR:MASTER_PORT, so rank 0 connects to it as a client instead of serving it"},
+    {"BATON_STORE_MAX_VALUE_BYTES", "67108864", "Largest value (bytes) a TcpStore server accepts and a client reads; a longer frame closes the connection"},
+    {"BATON_UNEXPECTED_BYTES", "268435456", "Bytes of early messages (arrived before their receive was posted) a transport buffers per group; beyond it, it stops reading from the sending peer until receives are posted"},
+    {"BATON_ALGO_ALL_REDUCE", "auto", "all_reduce algorithm: auto (by size), ring or recursive_doubling; for benchmarking, same value on every rank"},
+    {"BATON_ALGO_BROADCAST", "auto", "broadcast algorithm: auto or binomial_tree"},
+    {"BATON_ALGO_REDUCE", "auto", "reduce algorithm: auto or binomial_tree"},
+    {"BATON_ALGO_ALL_GATHER", "auto", "all_gather algorithm: auto or ring"},
+    {"BATON_ALGO_GATHER", "auto", "gather algorithm: auto or direct"},
+    {"BATON_ALGO_SCATTER", "auto", "scatter algorithm: auto or direct"},
+    {"BATON_ALGO_REDUCE_SCATTER", "auto", "reduce_scatter algorithm: auto or ring"},
+    {"BATON_ALGO_ALL_TO_ALL", "auto", "all_to_all algorithm: auto or pairwise"},
+    {"BATON_ALGO_BARRIER", "auto", "barrier algorithm: auto or dissemination"},
+    {"BATON_ALL_REDUCE_SMALL_BYTES", "65536", "Under auto, an all_reduce of fewer bytes than this (or fewer elements than ranks) uses recursive doubling, a larger one the ring"},
+    {"BATON_COLL_SEGMENT_BYTES", "524288", "Largest message (bytes) of the pipelined collectives (rings, trees): blocks are cut into segments of this size"},
+    {"BATON_COLL_PIPELINE_DEPTH", "4", "Segments a ring collective keeps receiving ahead of the one it is reducing"},
 };
 
 const Tunable& find(std::string_view name) {

@@ -1,0 +1,58 @@
+// Group handles and the GroupState behind them.
+#include "baton/group.hpp"
+
+#include "api/group_state.hpp"
+
+namespace baton {
+namespace detail {
+
+GroupState::GroupState(std::string name, std::vector<int> world_ranks, int rank,
+                       std::chrono::milliseconds timeout, std::string backend_name,
+                       std::shared_ptr<backends::Backend> backend)
+    : name_(std::move(name)),
+      world_ranks_(std::move(world_ranks)),
+      rank_(rank),
+      timeout_(timeout),
+      backend_name_(std::move(backend_name)),
+      backend_(std::move(backend)) {}
+
+std::shared_ptr<backends::Backend> GroupState::backend() const {
+  std::lock_guard lock(mu_);
+  return backend_;
+}
+
+bool GroupState::destroyed() const {
+  std::lock_guard lock(mu_);
+  return destroyed_;
+}
+
+std::shared_ptr<backends::Backend> GroupState::detach_backend() {
+  std::lock_guard lock(mu_);
+  destroyed_ = true;
+  return std::move(backend_);
+}
+
+}  // namespace detail
+
+namespace {
+const std::vector<int>& no_ranks() {
+  static const std::vector<int> empty;
+  return empty;
+}
+}  // namespace
+
+Group::Group(std::shared_ptr<detail::GroupState> state) : state_(std::move(state)) {}
+
+bool Group::is_member() const { return state_ && state_->is_member(); }
+
+int Group::rank() const { return state_ ? state_->rank() : -1; }
+
+int Group::size() const { return state_ ? state_->size() : 0; }
+
+const std::vector<int>& Group::world_ranks() const {
+  return state_ ? state_->world_ranks() : no_ranks();
+}
+
+std::string Group::backend() const { return state_ ? state_->backend_name() : std::string(); }
+
+}  // namespace baton

@@ -1,0 +1,227 @@
+// Process group lifetime: init_process_group, world, new_group,
+// destroy_process_group.
+//
+// The process's state lives in one object behind a mutex. Lifecycle calls
+// (init, new_group, destroy) are serialised by a second mutex so that the
+// slow parts (rendezvous, connecting) do not block world(), which every
+// operation calls for its default group argument.
+//
+// Store layout: every process group (one per init_process_group, told apart
+// by the rendezvous round) works under "baton/pg/<job id>/<round>/", and each
+// group under "group/<n>/" inside it (n = 0 for the world, then 1, 2, ... in
+// new_group order, which every rank follows), so groups never read each
+// other's keys and each gets its own connections.
+#include <algorithm>
+#include <mutex>
+#include <numeric>
+#include <string>
+
+#include "api/group_state.hpp"
+#include "backends/registry.hpp"
+#include "baton/distributed.hpp"
+#include "baton/error.hpp"
+#include "baton/prefix_store.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "rendezvous/rendezvous.hpp"
+
+namespace baton {
+namespace {
+
+constexpr auto kSubsys = log::Subsys::kColl;
+
+struct ProcessGroup {
+  std::shared_ptr<Store> job_store;  // the rendezvous store (rank 0 may serve it)
+  std::shared_ptr<Store> store;      // "baton/pg/<job id>/<round>" inside it
+  std::string backend;
+  std::chrono::milliseconds timeout{0};
+  int rank = 0;
+  int world_size = 1;
+  std::string job_id;
+  std::vector<rendezvous::HostIdentity> hosts;
+  std::shared_ptr<detail::GroupState> world;
+  // Every group made by new_group, members or not, for destroy.
+  std::vector<std::shared_ptr<detail::GroupState>> groups;
+  int next_group = 1;
+};
+
+std::mutex g_lifecycle_mu;  // serialises init, new_group and destroy
+std::mutex g_mu;
+std::shared_ptr<ProcessGroup> g_pg;  // GUARDED_BY(g_mu)
+
+std::shared_ptr<ProcessGroup> current() {
+  std::lock_guard lock(g_mu);
+  return g_pg;
+}
+
+std::shared_ptr<ProcessGroup> require(std::string_view op) {
+  auto pg = current();
+  if (!pg) {
+    throw InvalidArgument(std::string(op) +
+                          ": the process group is not initialized; call init_process_group() first");
+  }
+  return pg;
+}
+
+std::string list_ranks(const std::vector<int>& ranks) {
+  std::string out = "[";
+  for (size_t i = 0; i < ranks.size(); ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
+  return out + "]";
+}
+
+std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, int index,
+                                                      const std::string& name,
+                                                      const std::vector<int>& world_ranks,
+                                                      int group_rank,
+                                                      std::shared_ptr<Store> group_store) {
+  backends::BackendConfig config;
+  config.store = std::move(group_store);
+  config.group_name = name;
+  config.group_key = index == 0 ? "world" : "group" + std::to_string(index);
+  config.rank = group_rank;
+  config.size = static_cast<int>(world_ranks.size());
+  config.world_ranks = world_ranks;
+  config.timeout = pg.timeout;
+  config.job_id = pg.job_id;
+  for (int r : world_ranks) {
+    config.hosts.push_back(static_cast<size_t>(r) < pg.hosts.size() ? pg.hosts[static_cast<size_t>(r)]
+                                                                    : rendezvous::HostIdentity{});
+  }
+  return backends::make_backend(pg.backend, config);
+}
+
+void shutdown_group(detail::GroupState& group) {
+  auto backend = group.detach_backend();
+  if (!backend) return;
+  try {
+    backend->shutdown();
+  } catch (const std::exception& e) {
+    BATON_LOG_WARN(kSubsys) << group.name() << ": shutdown failed: " << e.what();
+  }
+}
+
+}  // namespace
+
+void init_process_group(const InitOptions& options) {
+  std::lock_guard lifecycle(g_lifecycle_mu);
+  if (auto pg = current()) {
+    throw InvalidArgument("init_process_group: already initialized (rank " +
+                          std::to_string(pg->rank) + " of " + std::to_string(pg->world_size) +
+                          "); call destroy_process_group() first");
+  }
+  backends::check_backend_name(options.backend);
+  const auto timeout =
+      options.timeout.count() > 0 ? options.timeout : config::get_duration("BATON_TIMEOUT");
+
+  rendezvous::Request request;
+  request.init_method = options.init_method;
+  request.rank = options.rank;
+  request.world_size = options.world_size;
+  request.timeout = timeout;
+  request.store = options.store;
+  rendezvous::Result joined = rendezvous::rendezvous(request);
+
+  auto pg = std::make_shared<ProcessGroup>();
+  pg->job_store = joined.store;
+  pg->store = std::make_shared<PrefixStore>(
+      "baton/pg/" + joined.job_id + "/" + std::to_string(joined.round), joined.store);
+  pg->backend = options.backend == "auto" ? "native" : options.backend;
+  pg->timeout = timeout;
+  pg->rank = joined.rank;
+  pg->world_size = joined.world_size;
+  pg->job_id = joined.job_id;
+  pg->hosts = joined.hosts;
+
+  std::vector<int> everyone(static_cast<size_t>(pg->world_size));
+  std::iota(everyone.begin(), everyone.end(), 0);
+  auto backend = make_group_backend(*pg, 0, "world", everyone, pg->rank,
+                                    std::make_shared<PrefixStore>("group/0", pg->store));
+  pg->world = std::make_shared<detail::GroupState>("world", std::move(everyone), pg->rank, timeout,
+                                                   pg->backend, std::move(backend));
+  BATON_LOG_INFO(kSubsys) << "rank " << pg->rank << " of " << pg->world_size << " joined job "
+                          << pg->job_id << " (" << pg->backend << " backend)";
+  std::lock_guard lock(g_mu);
+  g_pg = std::move(pg);
+}
+
+bool is_initialized() { return current() != nullptr; }
+
+void destroy_process_group() {
+  std::lock_guard lifecycle(g_lifecycle_mu);
+  std::shared_ptr<ProcessGroup> pg;
+  {
+    std::lock_guard lock(g_mu);
+    pg = std::move(g_pg);
+  }
+  if (!pg) return;
+  // Subgroups first (newest first), then the world.
+  for (auto it = pg->groups.rbegin(); it != pg->groups.rend(); ++it) shutdown_group(**it);
+  shutdown_group(*pg->world);
+}
+
+Group world() { return Group(require("world")->world); }
+
+int get_rank(const Group& group) {
+  if (group.state() == nullptr) {
+    throw InvalidArgument("get_rank: the group handle refers to no group");
+  }
+  return group.rank();
+}
+
+int get_world_size(const Group& group) {
+  if (group.state() == nullptr) {
+    throw InvalidArgument("get_world_size: the group handle refers to no group");
+  }
+  return group.is_member() ? group.size() : -1;
+}
+
+Group new_group(std::vector<int> ranks) {
+  std::lock_guard lifecycle(g_lifecycle_mu);
+  auto pg = require("new_group");
+  if (ranks.empty()) {  // as torch: no ranks means every rank
+    ranks.resize(static_cast<size_t>(pg->world_size));
+    std::iota(ranks.begin(), ranks.end(), 0);
+  }
+  std::vector<bool> seen(static_cast<size_t>(pg->world_size), false);
+  for (int r : ranks) {
+    if (r < 0 || r >= pg->world_size) {
+      throw InvalidArgument("new_group: rank " + std::to_string(r) +
+                            " is not a rank of the world (a world of " +
+                            std::to_string(pg->world_size) + "); ranks given: " + list_ranks(ranks));
+    }
+    if (seen[static_cast<size_t>(r)]) {
+      throw InvalidArgument("new_group: rank " + std::to_string(r) + " appears twice in " +
+                            list_ranks(ranks));
+    }
+    seen[static_cast<size_t>(r)] = true;
+  }
+  const int index = pg->next_group++;
+  const std::string name = "group " + std::to_string(index);
+  const auto it = std::find(ranks.begin(), ranks.end(), pg->rank);
+  const int group_rank = it == ranks.end() ? -1 : static_cast<int>(it - ranks.begin());
+
+  std::shared_ptr<backends::Backend> backend;
+  if (group_rank >= 0) {
+    auto group_store = std::make_shared<PrefixStore>("group/" + std::to_string(index), pg->store);
+    // The members must agree on the list: each publishes its own and reads
+    // everyone else's (a few store round trips, once per group).
+    const std::string mine = list_ranks(ranks);
+    group_store->set("members/" + std::to_string(pg->rank), mine);
+    for (int r : ranks) {
+      if (r == pg->rank) continue;
+      const std::string theirs = group_store->get_string("members/" + std::to_string(r));
+      if (theirs != mine) {
+        throw MismatchError("new_group: world rank " + std::to_string(pg->rank) + " was given " +
+                            mine + " but world rank " + std::to_string(r) + " was given " +
+                            theirs + "; every rank must pass the same list");
+      }
+    }
+    backend = make_group_backend(*pg, index, name, ranks, group_rank, std::move(group_store));
+  }
+  auto state = std::make_shared<detail::GroupState>(name, std::move(ranks), group_rank, pg->timeout,
+                                                    pg->backend, std::move(backend));
+  pg->groups.push_back(state);
+  return Group(std::move(state));
+}
+
+}  // namespace baton

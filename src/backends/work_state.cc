@@ -1,0 +1,115 @@
+// WorkState: completing once, waiting with a short spin and then a sleep.
+#include "backends/work_state.hpp"
+
+#include <thread>
+
+#include "baton/error.hpp"
+
+namespace baton::detail {
+namespace {
+// How long a waiter polls before it sleeps (as transport::Request does).
+constexpr auto kSpin = std::chrono::microseconds(50);
+// "Without bound" in practice: far enough that no wait reaches it, near
+// enough that no clock arithmetic overflows.
+constexpr auto kForever = std::chrono::hours(24 * 365);
+
+std::string describe_duration(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
+}  // namespace
+
+WorkState::WorkState(Options options) : options_(std::move(options)) {}
+
+std::shared_ptr<WorkState> WorkState::for_request(transport::RequestPtr request, bool is_receive,
+                                                  Options options) {
+  auto state = std::make_shared<WorkState>(std::move(options));
+  state->request_ = std::move(request);
+  state->is_receive_ = is_receive;
+  return state;
+}
+
+std::shared_ptr<WorkState> WorkState::failed(std::exception_ptr error, std::string description) {
+  auto state = std::make_shared<WorkState>(Options{.description = std::move(description)});
+  state->fail(std::move(error));
+  return state;
+}
+
+bool WorkState::finish(int source_rank, std::exception_ptr error) const {
+  bool expected = false;
+  if (!finishing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
+  source_rank_ = source_rank;
+  error_ = std::move(error);
+  std::lock_guard lock(mu_);
+  done_.store(true, std::memory_order_release);
+  if (waiters_ > 0) cv_.notify_all();
+  return true;
+}
+
+bool WorkState::complete(int source_rank) { return finish(source_rank, nullptr); }
+
+bool WorkState::fail(std::exception_ptr error) {
+  if (!error) error = std::make_exception_ptr(Error("WorkState::fail called without an error"));
+  return finish(-1, std::move(error));
+}
+
+void WorkState::absorb_request() const {
+  if (!request_ || !request_->done()) return;
+  if (auto error = request_->error()) {
+    finish(-1, error);
+  } else {
+    finish(is_receive_ ? request_->source() : -1, nullptr);
+  }
+}
+
+bool WorkState::done() const {
+  if (done_.load(std::memory_order_acquire)) return true;
+  absorb_request();
+  return done_.load(std::memory_order_acquire);
+}
+
+bool WorkState::wait_until(Clock::time_point deadline) {
+  if (done()) return true;
+  if (request_) {
+    // The request has its own spin-then-sleep wait; a state failed on its
+    // own (expire) has had its group aborted, which fails the request too.
+    request_->wait_until(deadline);
+    return done();
+  }
+  const auto spin_until = std::min(deadline, Clock::now() + kSpin);
+  while (Clock::now() < spin_until) {
+    if (done_.load(std::memory_order_acquire)) return true;
+    std::this_thread::yield();
+  }
+  std::unique_lock lock(mu_);
+  ++waiters_;
+  const bool ok =
+      cv_.wait_until(lock, deadline, [&] { return done_.load(std::memory_order_acquire); });
+  --waiters_;
+  return ok;
+}
+
+WorkState::Clock::time_point WorkState::wait_bound() const {
+  if (options_.deadline) return *options_.deadline;
+  const auto now = Clock::now();
+  if (options_.wait_timeout.count() > 0) return now + options_.wait_timeout;
+  return now + kForever;
+}
+
+void WorkState::expire() {
+  if (done()) return;
+  std::string message = options_.description + " did not complete";
+  if (!options_.deadline && options_.wait_timeout.count() > 0) {
+    message += " within the group's timeout of " + describe_duration(options_.wait_timeout);
+  } else {
+    message += " by its deadline";
+  }
+  auto error = std::make_exception_ptr(TimeoutError(message));
+  if (fail(error) && options_.on_expiry) options_.on_expiry(error);
+}
+
+std::exception_ptr WorkState::error() const { return done() ? error_ : nullptr; }
+
+int WorkState::source_rank() const { return done() ? source_rank_ : -1; }
+
+}  // namespace baton::detail

@@ -1,0 +1,116 @@
+// Dispatch: choose an algorithm for each collective and run it.
+#include "collectives/dispatch.hpp"
+
+#include <string>
+
+#include "baton/error.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+namespace baton::collectives {
+namespace {
+
+size_t positive(std::string_view variable) {
+  const int64_t value = config::get_int(variable);
+  if (value < 1) {
+    throw InvalidArgument(std::string(variable) + "=" + std::to_string(value) +
+                          " must be a positive integer");
+  }
+  return static_cast<size_t>(value);
+}
+
+Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
+  const Algorithm algorithm =
+      select_algorithm(kind, {.bytes = bytes, .count = count, .world_size = comm.size()});
+  BATON_LOG_DEBUG(log::Subsys::kColl) << comm.describe() << " on rank " << comm.rank() << " of "
+                                      << comm.size() << ": " << algorithm_name(algorithm) << ", "
+                                      << bytes << " bytes";
+  return algorithm;
+}
+
+[[noreturn]] void unreachable(const Comm& comm, Algorithm algorithm) {
+  throw Error(comm.describe() + ": no " + std::string(algorithm_name(algorithm)) +
+              " implementation for this collective");
+}
+
+size_t elements(size_t bytes, DType dtype) { return bytes / element_size(dtype); }
+
+}  // namespace
+
+Tuning tuning_from_config() {
+  return {.segment_bytes = positive("BATON_COLL_SEGMENT_BYTES"),
+          .pipeline_depth = positive("BATON_COLL_PIPELINE_DEPTH")};
+}
+
+Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
+  const Algorithm a = choose(comm, OpKind::kAllReduce, data.size(), elements(data.size(), dtype));
+  switch (a) {
+    case Algorithm::kRing: all_reduce_ring(comm, data, dtype, op, tuning_from_config()); break;
+    case Algorithm::kRecursiveDoubling: all_reduce_recursive_doubling(comm, data, dtype, op); break;
+    default: unreachable(comm, a);
+  }
+  return a;
+}
+
+Algorithm run_broadcast(Comm& comm, Bytes data, int root) {
+  const Algorithm a = choose(comm, OpKind::kBroadcast, data.size(), data.size());
+  if (a != Algorithm::kBinomialTree) unreachable(comm, a);
+  broadcast_binomial_tree(comm, data, root, tuning_from_config());
+  return a;
+}
+
+Algorithm run_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root) {
+  const Algorithm a = choose(comm, OpKind::kReduce, data.size(), elements(data.size(), dtype));
+  if (a != Algorithm::kBinomialTree) unreachable(comm, a);
+  reduce_binomial_tree(comm, data, dtype, op, root, tuning_from_config());
+  return a;
+}
+
+Algorithm run_all_gather(Comm& comm, ConstBytes input, std::span<const Bytes> outputs) {
+  const Algorithm a = choose(comm, OpKind::kAllGather, input.size(), input.size());
+  if (a != Algorithm::kRing) unreachable(comm, a);
+  all_gather_ring(comm, input, outputs, tuning_from_config());
+  return a;
+}
+
+Algorithm run_gather(Comm& comm, ConstBytes input, std::span<const Bytes> outputs, int root) {
+  const Algorithm a = choose(comm, OpKind::kGather, input.size(), input.size());
+  if (a != Algorithm::kDirect) unreachable(comm, a);
+  gather_direct(comm, input, outputs, root);
+  return a;
+}
+
+Algorithm run_scatter(Comm& comm, std::span<const ConstBytes> inputs, Bytes output, int root) {
+  const Algorithm a = choose(comm, OpKind::kScatter, output.size(), output.size());
+  if (a != Algorithm::kDirect) unreachable(comm, a);
+  scatter_direct(comm, inputs, output, root);
+  return a;
+}
+
+Algorithm run_reduce_scatter(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
+                             DType dtype, ReduceOp op) {
+  const Algorithm a =
+      choose(comm, OpKind::kReduceScatter, output.size(), elements(output.size(), dtype));
+  if (a != Algorithm::kRing) unreachable(comm, a);
+  reduce_scatter_ring(comm, inputs, output, dtype, op, tuning_from_config());
+  return a;
+}
+
+Algorithm run_all_to_all(Comm& comm, std::span<const ConstBytes> inputs,
+                         std::span<const Bytes> outputs) {
+  size_t bytes = 0;
+  for (const ConstBytes& in : inputs) bytes += in.size();
+  const Algorithm a = choose(comm, OpKind::kAllToAll, bytes, bytes);
+  if (a != Algorithm::kPairwise) unreachable(comm, a);
+  all_to_all_pairwise(comm, inputs, outputs);
+  return a;
+}
+
+Algorithm run_barrier(Comm& comm) {
+  const Algorithm a = choose(comm, OpKind::kBarrier, 0, 0);
+  if (a != Algorithm::kDissemination) unreachable(comm, a);
+  barrier_dissemination(comm);
+  return a;
+}
+
+}  // namespace baton::collectives

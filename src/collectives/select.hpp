@@ -1,0 +1,57 @@
+// Algorithm selection: which algorithm runs a collective, by message size and
+// group shape, overridable per collective from the environment.
+//
+// Under "auto" (the default), all_reduce takes recursive doubling for
+// messages below BATON_ALL_REDUCE_SMALL_BYTES or with fewer elements than
+// ranks (latency-bound), and the pipelined ring otherwise (bandwidth-bound);
+// every other collective has one algorithm today. BATON_ALGO_<COLLECTIVE>
+// (BATON_ALGO_ALL_REDUCE=ring|recursive_doubling, BATON_ALGO_BROADCAST=
+// binomial_tree, ...) forces a choice for benchmarking; every rank of a
+// group must be given the same value. docs/algorithms.md has the table.
+//
+// Thread safety: pure functions of their arguments and the environment
+// (read at each call).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "collectives/op_kind.hpp"
+
+namespace baton::collectives {
+
+enum class Algorithm : uint8_t {
+  kRing,
+  kRecursiveDoubling,
+  kBinomialTree,
+  kPairwise,
+  kDissemination,
+  kDirect,
+};
+
+// "ring", "recursive_doubling", "binomial_tree", "pairwise", "dissemination", "direct".
+std::string_view algorithm_name(Algorithm algorithm);
+
+// The algorithms that can run `kind` (empty for kPointToPoint).
+std::span<const Algorithm> algorithms_for(OpKind kind);
+
+// The variable that overrides the choice for `kind`: "BATON_ALGO_ALL_REDUCE".
+// InvalidArgument for kPointToPoint.
+std::string_view algorithm_variable(OpKind kind);
+
+// What the choice depends on; every rank of the group sees the same values.
+struct OpShape {
+  size_t bytes = 0;    // bytes of one rank's buffer (all_reduce: the tensor)
+  size_t count = 0;    // elements in it
+  int world_size = 1;  // ranks in the group
+};
+
+// The algorithm to run `kind` with. Does not block. Throws InvalidArgument
+// when the override variable holds something other than "auto" or one of
+// algorithms_for(kind) (the message names the variable and the choices), or
+// when kind is kPointToPoint.
+Algorithm select_algorithm(OpKind kind, const OpShape& shape);
+
+}  // namespace baton::collectives

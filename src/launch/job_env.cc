@@ -1,0 +1,85 @@
+// The environment of each rank, job ids and free ports.
+#include "launch/job_env.hpp"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+
+#include "baton/error.hpp"
+#include "core/socket.hpp"
+
+namespace baton::launch {
+namespace {
+
+std::string hex64(uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+}  // namespace
+
+void validate(const JobLayout& layout) {
+  auto fail = [](const std::string& what) { throw InvalidArgument("job layout: " + what); };
+  if (layout.nnodes < 1) fail("nnodes must be at least 1, got " + std::to_string(layout.nnodes));
+  if (layout.nproc_per_node < 1) {
+    fail("nproc_per_node must be at least 1, got " + std::to_string(layout.nproc_per_node));
+  }
+  if (layout.node_rank < 0 || layout.node_rank >= layout.nnodes) {
+    fail("node_rank must be in [0, " + std::to_string(layout.nnodes - 1) + "] for " +
+         std::to_string(layout.nnodes) + " nodes, got " + std::to_string(layout.node_rank));
+  }
+  if (layout.master_port < 1 || layout.master_port > 65535) {
+    fail("master_port must be in [1, 65535], got " + std::to_string(layout.master_port));
+  }
+  if (layout.master_addr.empty()) fail("master_addr is empty");
+  if (layout.job_id.empty()) fail("job_id is empty");
+}
+
+EnvList rank_environment(const JobLayout& layout, int local_rank) {
+  return {
+      {"RANK", std::to_string(layout.global_rank(local_rank))},
+      {"LOCAL_RANK", std::to_string(local_rank)},
+      {"WORLD_SIZE", std::to_string(layout.world_size())},
+      {"LOCAL_WORLD_SIZE", std::to_string(layout.nproc_per_node)},
+      {"GROUP_RANK", std::to_string(layout.node_rank)},
+      {"GROUP_WORLD_SIZE", std::to_string(layout.nnodes)},
+      {"MASTER_ADDR", layout.master_addr},
+      {"MASTER_PORT", std::to_string(layout.master_port)},
+      {"BATON_JOB_ID", layout.job_id},
+      {"BATON_AGENT_STORE", layout.agent_store ? "1" : "0"},
+  };
+}
+
+int find_free_port(const std::string& address) {
+  UniqueFd fd = net::listen_tcp(address, 0, 1);
+  return net::local_address(fd.get()).port();
+}
+
+std::string make_job_id() {
+  uint64_t value = 0;
+  auto* bytes = reinterpret_cast<char*>(&value);
+  size_t got = 0;
+  while (got < sizeof value) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof value - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw IoError("job id: getrandom failed: " + net::error_text(errno));
+    }
+    got += static_cast<size_t>(n);
+  }
+  return hex64(value);
+}
+
+std::string derived_job_id(std::string_view seed) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : seed) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hex64(hash);
+}
+
+}  // namespace baton::launch

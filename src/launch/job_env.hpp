@@ -1,0 +1,59 @@
+// JobLayout: where each rank of a job sits, and the environment it is given.
+//
+// A job is nnodes launchers (one per machine), each starting nproc_per_node
+// ranks. Rank numbers are static, as torchrun's static rendezvous: the ranks
+// of node n are n * nproc_per_node ... (n + 1) * nproc_per_node - 1. Every
+// rank gets the variables that env:// rendezvous reads (RANK, WORLD_SIZE,
+// MASTER_ADDR, MASTER_PORT), the ones torchrun also sets (LOCAL_RANK,
+// LOCAL_WORLD_SIZE, GROUP_RANK, GROUP_WORLD_SIZE), BATON_JOB_ID, the same
+// for every rank of the job, and BATON_AGENT_STORE (1 when the launcher
+// serves the store, so that rank 0 connects to it instead of serving it; 0
+// otherwise, so that a value inherited from an outer job never leaks in).
+//
+// Thread safety: free functions and a value type; safe from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace baton::launch {
+
+using EnvList = std::vector<std::pair<std::string, std::string>>;
+
+struct JobLayout {
+  int nnodes = 1;
+  int node_rank = 0;
+  int nproc_per_node = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::string job_id;
+  bool agent_store = false;  // the launcher serves the job's TcpStore at MASTER_ADDR:MASTER_PORT
+
+  int world_size() const { return nnodes * nproc_per_node; }
+  int global_rank(int local_rank) const { return node_rank * nproc_per_node + local_rank; }
+};
+
+// Checks the layout (counts >= 1, node_rank in range, port in 1..65535, a
+// master address and a job id); throws InvalidArgument naming the field.
+void validate(const JobLayout& layout);
+
+// The variables set for the rank with this local rank, in a fixed order.
+EnvList rank_environment(const JobLayout& layout, int local_rank);
+
+// A TCP port that is free on `address` right now: binds port 0 there, reads
+// the port the kernel chose and closes the socket. Another process may take
+// the port before the job binds it; the window is short. Does not block.
+// Throws ConnectionError naming the address when it cannot be bound (not an
+// address of this host) or resolved.
+int find_free_port(const std::string& address);
+
+// 16 random hex digits from getrandom(2). Throws IoError if that fails.
+std::string make_job_id();
+
+// 16 hex digits derived from `seed` (FNV-1a): the same on every node that
+// hashes the same text, for multi-node jobs launched without a job id.
+std::string derived_job_id(std::string_view seed);
+
+}  // namespace baton::launch

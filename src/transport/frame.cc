@@ -1,0 +1,206 @@
+// Frame header encoding and validation; see frame.hpp for the rules and
+// docs/wire_protocol.md for the byte layout.
+#include "transport/frame.hpp"
+
+#include <cstring>
+
+#include "baton/dtype.hpp"
+#include "baton/reduce_op.hpp"
+
+namespace baton::transport {
+namespace {
+
+// Byte offsets (docs/wire_protocol.md).
+constexpr size_t kOffMagic = 0;
+constexpr size_t kOffVersion = 4;
+constexpr size_t kOffType = 5;
+constexpr size_t kOffChannel = 6;
+constexpr size_t kOffKind = 7;
+constexpr size_t kOffDtype = 8;
+constexpr size_t kOffReduceOp = 9;
+constexpr size_t kOffReserved = 10;  // 2 bytes, zero
+constexpr size_t kOffRoot = 12;
+constexpr size_t kOffCount = 16;
+constexpr size_t kOffSeq = 24;
+constexpr size_t kOffTag = 32;
+constexpr size_t kOffLength = 40;
+
+constexpr size_t kNumDTypes = std::size(kAllDTypes);
+constexpr size_t kNumReduceOps = std::size(kAllReduceOps);
+
+template <class T>
+void put(std::byte* out, T value) {
+  auto u = static_cast<std::make_unsigned_t<T>>(value);
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    out[i] = static_cast<std::byte>(u & 0xff);
+    u = static_cast<decltype(u)>(u >> 8);
+  }
+}
+
+template <class T>
+T get(const std::byte* in) {
+  std::make_unsigned_t<T> u = 0;
+  for (size_t i = sizeof(T); i-- > 0;) {
+    u = static_cast<decltype(u)>((u << 8) | std::to_integer<uint8_t>(in[i]));
+  }
+  return static_cast<T>(u);
+}
+
+std::string hex_bytes(const std::byte* p, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (size_t i = 0; i < n; ++i) {
+    const auto b = std::to_integer<uint8_t>(p[i]);
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
+[[noreturn]] void bad(int peer, const std::string& what) {
+  throw ProtocolError("rank " + std::to_string(peer) + " sent an invalid frame header: " + what +
+                      "; the stream is not Baton's transport protocol or is corrupted, so the "
+                      "connection to rank " +
+                      std::to_string(peer) + " is closed");
+}
+
+}  // namespace
+
+FrameHeaderBytes encode_frame_header(const FrameHeader& header) {
+  FrameHeaderBytes out{};
+  std::byte* p = out.data();
+  std::memcpy(p + kOffMagic, kFrameMagic.data(), kFrameMagic.size());
+  put<uint8_t>(p + kOffVersion, kFrameVersion);
+  put<uint8_t>(p + kOffType, static_cast<uint8_t>(header.type));
+  const Envelope& e = header.envelope;
+  // Control frames (abort, goodbye) carry channel 0.
+  put<uint8_t>(p + kOffChannel,
+               header.type == FrameType::kData ? static_cast<uint8_t>(e.channel) : uint8_t{0});
+  put<uint8_t>(p + kOffKind, e.op.kind);
+  put<uint8_t>(p + kOffDtype, e.op.dtype);
+  put<uint8_t>(p + kOffReduceOp, e.op.reduce_op);
+  put<int32_t>(p + kOffRoot, e.op.root);
+  put<uint64_t>(p + kOffCount, e.op.count);
+  put<uint64_t>(p + kOffSeq, e.seq);
+  put<int64_t>(p + kOffTag, e.tag);
+  put<uint64_t>(p + kOffLength, header.length);
+  return out;
+}
+
+FrameHeader decode_frame_header(std::span<const std::byte, kFrameHeaderSize> bytes, int peer,
+                                int world_size) {
+  const std::byte* p = bytes.data();
+  if (std::memcmp(p + kOffMagic, kFrameMagic.data(), kFrameMagic.size()) != 0) {
+    bad(peer, "bad magic " + hex_bytes(p + kOffMagic, 4) + " (expected \"BTNF\" = " +
+                  hex_bytes(kFrameMagic.data(), 4) + ")");
+  }
+  const auto version = get<uint8_t>(p + kOffVersion);
+  if (version != kFrameVersion) {
+    bad(peer, "protocol version " + std::to_string(version) + " (this build speaks version " +
+                  std::to_string(kFrameVersion) + "; run the same Baton version on every rank)");
+  }
+  FrameHeader h;
+  const auto type = get<uint8_t>(p + kOffType);
+  if (type < 1 || type > 3) bad(peer, "unknown frame type " + std::to_string(type));
+  h.type = static_cast<FrameType>(type);
+  if (get<uint16_t>(p + kOffReserved) != 0) bad(peer, "reserved bytes 10-11 are not zero");
+  Envelope& e = h.envelope;
+  const auto channel = get<uint8_t>(p + kOffChannel);
+  e.op.kind = get<uint8_t>(p + kOffKind);
+  e.op.dtype = get<uint8_t>(p + kOffDtype);
+  e.op.reduce_op = get<uint8_t>(p + kOffReduceOp);
+  e.op.root = get<int32_t>(p + kOffRoot);
+  e.op.count = get<uint64_t>(p + kOffCount);
+  e.seq = get<uint64_t>(p + kOffSeq);
+  e.tag = get<int64_t>(p + kOffTag);
+  h.length = get<uint64_t>(p + kOffLength);
+
+  if (h.type == FrameType::kData) {
+    if (channel != static_cast<uint8_t>(Channel::kP2P) &&
+        channel != static_cast<uint8_t>(Channel::kCollective)) {
+      bad(peer, "unknown channel " + std::to_string(channel) + " (expected 1 or 2)");
+    }
+    e.channel = static_cast<Channel>(channel);
+    const std::string problem = envelope_problem(e, world_size);
+    if (!problem.empty()) bad(peer, problem);
+  } else {
+    if (channel != 0) bad(peer, "control frame on channel " + std::to_string(channel));
+    if (h.type == FrameType::kGoodbye && h.length != 0) {
+      bad(peer, "goodbye frame with a " + std::to_string(h.length) + "-byte payload");
+    }
+    if (h.type == FrameType::kAbort &&
+        (e.tag < 0 || e.tag > static_cast<int64_t>(ErrorCode::kUnsupported))) {
+      bad(peer, "abort frame with unknown error code " + std::to_string(e.tag));
+    }
+    if (h.type == FrameType::kAbort && h.length > kMaxAbortReasonBytes) {
+      bad(peer, "abort reason of " + std::to_string(h.length) + " bytes (at most " +
+                    std::to_string(kMaxAbortReasonBytes) + ")");
+    }
+  }
+  return h;
+}
+
+std::string envelope_problem(const Envelope& e, int world_size) {
+  if (e.channel != Channel::kP2P && e.channel != Channel::kCollective) {
+    return "unknown channel " + std::to_string(static_cast<int>(e.channel)) + " (expected 1 or 2)";
+  }
+  if (e.op.dtype >= kNumDTypes) return "dtype " + std::to_string(e.op.dtype) + " out of range";
+  if (e.op.reduce_op >= kNumReduceOps) {
+    return "reduce op " + std::to_string(e.op.reduce_op) + " out of range";
+  }
+  if (e.op.root < -1 || e.op.root >= world_size) {
+    return "root " + std::to_string(e.op.root) + " outside the group of " +
+           std::to_string(world_size) + " ranks";
+  }
+  if (e.channel == Channel::kP2P && e.seq != 0) {
+    return "point-to-point frame with sequence number " + std::to_string(e.seq) + " (expected 0)";
+  }
+  if (e.channel == Channel::kCollective && e.op.kind == 0) {
+    return "collective frame without an operation kind";
+  }
+  return "";
+}
+
+FrameHeader make_abort_header(ErrorCode code, uint64_t reason_length) {
+  FrameHeader h;
+  h.type = FrameType::kAbort;
+  h.envelope.tag = static_cast<int64_t>(code);
+  h.length = reason_length;
+  return h;
+}
+
+ErrorCode error_code_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return e.code();
+  } catch (...) {
+    return ErrorCode::kInternal;
+  }
+}
+
+std::string error_message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+std::exception_ptr make_error(ErrorCode code, const std::string& message) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return std::make_exception_ptr(InvalidArgument(message));
+    case ErrorCode::kTimeout: return std::make_exception_ptr(TimeoutError(message));
+    case ErrorCode::kConnection: return std::make_exception_ptr(ConnectionError(message));
+    case ErrorCode::kMismatch: return std::make_exception_ptr(MismatchError(message));
+    case ErrorCode::kProtocol: return std::make_exception_ptr(ProtocolError(message));
+    case ErrorCode::kIo: return std::make_exception_ptr(IoError(message));
+    case ErrorCode::kUnsupported: return std::make_exception_ptr(UnsupportedError(message));
+    case ErrorCode::kInternal: break;
+  }
+  return std::make_exception_ptr(Error(ErrorCode::kInternal, message));
+}
+
+}  // namespace baton::transport

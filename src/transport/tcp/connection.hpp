@@ -1,0 +1,148 @@
+// Connection: one TCP socket to one peer rank, after its handshake.
+//
+// Sending: send() appends a frame (48-byte header + the caller's payload, never
+// copied) to the connection's queue. When the queue was empty the calling
+// thread writes at once with one sendmsg of header and payload; whatever the
+// socket does not take is written by the progress thread when the socket is
+// writable. Queued frames go out back to back, several per sendmsg, so the
+// pipe stays busy. A send completes when its last byte is in the kernel.
+//
+// Receiving (progress thread only): bytes are read into a small staging
+// buffer, from which headers are decoded and validated and small payloads
+// copied; the payload of a large message is read straight into its target
+// (the posted receive's buffer, or the matcher's buffer for an early
+// message) with readv, the staging buffer catching the next header in the
+// same call. When the matcher says a message must wait (the unexpected bound
+// is reached) the connection stops reading (EPOLLIN off) until resume().
+//
+// Failure: EOF, a reset or a write error fails the connection: every send
+// queued on it and the receive being filled fail with ConnectionError naming
+// the peer ("rank 2 closed its connection (...)"), the socket is closed, and
+// the owner is told (it fails the peer's posted receives in the matcher).
+// Bytes that are not Baton frames fail it with ProtocolError naming the peer.
+// An abort frame from the peer is reported to the owner, which aborts the
+// whole context with the peer's reason.
+//
+// Thread safety: send() and peer() from any thread; everything else on the
+// loop thread.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/fd.hpp"
+#include "transport/event_loop.hpp"
+#include "transport/frame.hpp"
+#include "transport/matcher.hpp"
+#include "transport/request.hpp"
+
+namespace baton::transport::tcp {
+
+class Connection {
+ public:
+  struct Events {
+    // The connection failed and has closed its socket; `error` names the peer.
+    std::function<void(int peer, std::exception_ptr error)> failed;
+    // The peer sent an abort frame; `error` is its reason, as an exception of
+    // the peer's error code.
+    std::function<void(int peer, std::exception_ptr error)> aborted;
+  };
+
+  Connection(EventLoop& loop, Matcher& matcher, UniqueFd fd, int rank, int peer, int world_size,
+             Events events);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Registers the socket with the loop. Loop thread.
+  void start();
+  int peer() const { return peer_; }
+
+  // Queues a data frame; see above. Never blocks on the network. A failed or
+  // closed connection fails the request at once with its error.
+  void send(const Envelope& envelope, std::span<const std::byte> payload, const RequestPtr& request);
+
+  // Loop thread: a receive was posted or buffered bytes were released; a
+  // message told to wait may now find room.
+  void resume();
+  // Loop thread: the context is aborting. Fails the queued sends (the one
+  // being written is finished from a private copy, so the stream stays
+  // whole) and the receive being filled (its remaining bytes are discarded),
+  // then, when tell_peer, queues an abort frame carrying `why`. The
+  // connection stays open and keeps reading (and discarding).
+  void abort(const std::exception_ptr& why, bool tell_peer);
+  // Loop thread: the context is being destroyed. Fails everything with
+  // `why`, sends a goodbye frame when the stream is between frames, shuts
+  // the socket down and closes it. Tells nobody.
+  void close(const std::exception_ptr& why);
+
+ private:
+  enum class ReadState { kHeader, kPayload, kWaiting, kClosed };
+  struct SendOp {
+    FrameHeaderBytes header{};
+    std::span<const std::byte> payload;
+    std::vector<std::byte> owned;  // payload storage for control frames and rescued sends
+    size_t written = 0;            // bytes of header + payload already in the kernel
+    RequestPtr request;            // null for control frames
+    size_t total() const { return kFrameHeaderSize + payload.size(); }
+  };
+  enum class FlushResult { kDrained, kBlocked, kFailed };
+  using Completions = std::vector<std::pair<RequestPtr, size_t>>;  // request, payload bytes
+
+  void on_events(uint32_t events);
+  void on_readable(uint32_t events);
+  void on_writable();
+  // Consumes staged bytes; false when reading must stop (waiting or closed).
+  bool process_staged();
+  bool start_frame();
+  bool start_message();
+  void finish_payload();
+  void fail(const std::exception_ptr& error);
+  std::exception_ptr closed_error(const std::string& why) const;
+
+  FlushResult flush_locked(Completions& done);  // REQUIRES(send_mu_)
+  void after_flush_locked(FlushResult result);  // REQUIRES(send_mu_)
+  void set_interest(int read, int write);       // -1 keeps the current setting
+  size_t staged() const { return end_ - begin_; }
+
+  EventLoop& loop_;
+  Matcher& matcher_;
+  UniqueFd fd_;
+  const int rank_;
+  const int peer_;
+  const int world_size_;
+  Events events_;
+
+  // Send side.
+  std::mutex send_mu_;
+  std::deque<SendOp> sendq_;       // GUARDED_BY(send_mu_)
+  bool send_closed_ = false;       // GUARDED_BY(send_mu_)
+  std::exception_ptr send_error_;  // GUARDED_BY(send_mu_)
+  int write_errno_ = 0;            // GUARDED_BY(send_mu_)
+
+  // epoll interest; set from the loop thread and from senders.
+  std::mutex interest_mu_;
+  bool registered_ = false;  // GUARDED_BY(interest_mu_)
+  bool want_read_ = true;    // GUARDED_BY(interest_mu_)
+  bool want_write_ = false;  // GUARDED_BY(interest_mu_)
+
+  // Receive side (loop thread).
+  std::unique_ptr<std::byte[]> staging_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  ReadState state_ = ReadState::kHeader;
+  FrameHeader header_;        // of the frame being read
+  uint64_t payload_done_ = 0;  // payload bytes of it consumed so far
+  Delivery delivery_;          // where its payload goes (data frames)
+  std::vector<std::byte> control_;  // abort reason being read
+  bool goodbye_ = false;            // the peer said goodbye
+};
+
+}  // namespace baton::transport::tcp

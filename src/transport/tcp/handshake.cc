@@ -1,0 +1,148 @@
+// The hello of a TCP transport connection; see handshake.hpp.
+#include "transport/tcp/handshake.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace baton::transport::tcp {
+namespace {
+
+// Byte offsets (docs/wire_protocol.md).
+constexpr size_t kOffMagic = 0;
+constexpr size_t kOffVersion = 4;
+constexpr size_t kOffReserved = 6;  // 2 bytes, zero
+constexpr size_t kOffToken = 8;
+constexpr size_t kOffGroup = 16;
+constexpr size_t kOffFrom = 24;
+constexpr size_t kOffTo = 28;
+constexpr size_t kOffSize = 32;
+constexpr size_t kOffReserved2 = 36;  // 4 bytes, zero
+constexpr size_t kOffJobId = 40;      // kJobIdBytes, zero padded
+
+template <class T>
+void put(std::byte* out, T value) {
+  auto u = static_cast<std::make_unsigned_t<T>>(value);
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    out[i] = static_cast<std::byte>(u & 0xff);
+    u = static_cast<decltype(u)>(u >> 8);
+  }
+}
+
+template <class T>
+T get(const std::byte* in) {
+  std::make_unsigned_t<T> u = 0;
+  for (size_t i = sizeof(T); i-- > 0;) {
+    u = static_cast<decltype(u)>((u << 8) | std::to_integer<uint8_t>(in[i]));
+  }
+  return static_cast<T>(u);
+}
+
+// Printable form of untrusted bytes for a log line.
+std::string printable(const std::byte* p, size_t n) {
+  std::string out = "\"";
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = std::to_integer<unsigned char>(p[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out + "\"";
+}
+
+std::string hex64(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+uint64_t fnv1a64(std::string_view text) {
+  uint64_t h = 14695981039346656037ull;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string job_id_field(std::string_view job_id) {
+  if (job_id.size() <= kJobIdBytes) return std::string(job_id);
+  return "fnv1a:" + hex64(fnv1a64(job_id));
+}
+
+HelloBytes encode_hello(const Hello& hello) {
+  HelloBytes out{};
+  std::byte* p = out.data();
+  std::memcpy(p + kOffMagic, kHelloMagic.data(), kHelloMagic.size());
+  put<uint16_t>(p + kOffVersion, kHelloVersion);
+  put<uint64_t>(p + kOffToken, hello.token);
+  put<uint64_t>(p + kOffGroup, hello.group_hash);
+  put<int32_t>(p + kOffFrom, hello.from_rank);
+  put<int32_t>(p + kOffTo, hello.to_rank);
+  put<int32_t>(p + kOffSize, hello.world_size);
+  const std::string job = job_id_field(hello.job_id);
+  std::memcpy(p + kOffJobId, job.data(), job.size());
+  return out;
+}
+
+std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes, std::string* why) {
+  const std::byte* p = bytes.data();
+  if (std::memcmp(p + kOffMagic, kHelloMagic.data(), kHelloMagic.size()) != 0) {
+    *why = "bad magic " + printable(p + kOffMagic, 4) + " (expected \"BTNH\": not a Baton transport peer)";
+    return std::nullopt;
+  }
+  const auto version = get<uint16_t>(p + kOffVersion);
+  if (version != kHelloVersion) {
+    *why = "handshake version " + std::to_string(version) + " (this build speaks version " +
+           std::to_string(kHelloVersion) + ")";
+    return std::nullopt;
+  }
+  if (get<uint16_t>(p + kOffReserved) != 0 || get<uint32_t>(p + kOffReserved2) != 0) {
+    *why = "non-zero reserved handshake bytes";
+    return std::nullopt;
+  }
+  Hello h;
+  h.token = get<uint64_t>(p + kOffToken);
+  h.group_hash = get<uint64_t>(p + kOffGroup);
+  h.from_rank = get<int32_t>(p + kOffFrom);
+  h.to_rank = get<int32_t>(p + kOffTo);
+  h.world_size = get<int32_t>(p + kOffSize);
+  const char* job = reinterpret_cast<const char*>(p + kOffJobId);
+  h.job_id.assign(job, strnlen(job, kJobIdBytes));
+  for (const char c : h.job_id) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      *why = "a job id " + printable(p + kOffJobId, h.job_id.size()) + " that is not printable text";
+      return std::nullopt;
+    }
+  }
+  return h;
+}
+
+std::string hello_difference(const Hello& got, const Hello& expected) {
+  const std::string job = job_id_field(expected.job_id);
+  if (got.job_id != job) return "job id '" + got.job_id + "' (expected '" + job + "')";
+  if (got.group_hash != expected.group_hash) {
+    return "group key hash " + hex64(got.group_hash) + " (expected " + hex64(expected.group_hash) +
+           ": a connection meant for another group)";
+  }
+  if (got.token != expected.token) {
+    return "group token " + hex64(got.token) +
+           " (expected this group's token: a process of an earlier or other group with the same key)";
+  }
+  if (got.world_size != expected.world_size) {
+    return "world size " + std::to_string(got.world_size) + " (expected " +
+           std::to_string(expected.world_size) + ")";
+  }
+  if (got.to_rank != expected.to_rank) {
+    return "destination rank " + std::to_string(got.to_rank) + " (this is rank " +
+           std::to_string(expected.to_rank) + ")";
+  }
+  return "";
+}
+
+}  // namespace baton::transport::tcp

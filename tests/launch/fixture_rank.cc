@@ -1,0 +1,144 @@
+// A rank program for the launcher tests: behaves as its arguments say.
+//
+//   fixture_rank env              print the launcher's variables, one NAME=value a line
+//   fixture_rank exit CODE        exit with CODE at once
+//   fixture_rank partial          print a line without a newline and exit 0
+//   fixture_rank store            as a client of the TcpStore at MASTER_ADDR:MASTER_PORT,
+//                                 count the ranks in and wait for all, then print
+//                                 "store ok rank=R of W"
+//   fixture_rank big BYTES        print about BYTES to stdout and to stderr, in lines
+//                                 "rank R line I xxxx", then exit 0
+//   fixture_rank wait ACTION...   print "ready rank=R pid=P", then wait for signals:
+//       exit:CODE    SIGUSR1 makes the rank exit with CODE
+//       signal:SIG   SIGUSR1 makes the rank kill itself with signal number SIG
+//       ignore-term  SIGTERM is ignored
+//       count-int    each SIGINT prints "rank R got SIGINT" (and does not exit)
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "baton/tcp_store.hpp"
+
+namespace {
+
+int g_rank = -1;
+int g_exit_code = 0;
+int g_raise_signal = 0;
+
+void write_text(int fd, const char* text) {
+  size_t left = std::strlen(text);
+  while (left > 0) {
+    const ssize_t n = ::write(fd, text, left);
+    if (n <= 0) return;
+    text += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void on_usr1(int) {
+  if (g_raise_signal != 0) {
+    ::signal(g_raise_signal, SIG_DFL);
+    ::raise(g_raise_signal);
+  }
+  ::_exit(g_exit_code);
+}
+
+void on_int(int) {
+  // Async-signal-safe: format by hand.
+  char line[64] = "rank ";
+  size_t n = std::strlen(line);
+  line[n++] = static_cast<char>('0' + g_rank % 10);
+  std::strcpy(line + n, " got SIGINT\n");
+  write_text(STDOUT_FILENO, line);
+}
+
+void install(int sig, void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(sig, &action, nullptr);
+}
+
+int print_env() {
+  for (const char* name :
+       {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
+        "MASTER_ADDR", "MASTER_PORT", "BATON_JOB_ID", "BATON_AGENT_STORE"}) {
+    const char* value = std::getenv(name);
+    std::printf("%s=%s\n", name, value != nullptr ? value : "<unset>");
+  }
+  std::fprintf(stderr, "stderr RANK=%d\n", g_rank);
+  return 0;
+}
+
+int meet_in_store() {
+  const int world_size = std::atoi(std::getenv("WORLD_SIZE"));
+  baton::TcpStore store(std::getenv("MASTER_ADDR"),
+                        static_cast<uint16_t>(std::atoi(std::getenv("MASTER_PORT"))),
+                        {.timeout = std::chrono::seconds(20)});
+  if (store.add("arrived", 1) == world_size) store.set("all", "here");
+  if (store.get_string("all") != "here") return 3;
+  std::printf("store ok rank=%d of %d\n", g_rank, world_size);
+  return 0;
+}
+
+int print_big(long bytes) {
+  const std::string padding(100, 'x');
+  long written = 0;
+  for (long i = 0; written < bytes; ++i) {
+    const std::string line =
+        "rank " + std::to_string(g_rank) + " line " + std::to_string(i) + " " + padding + "\n";
+    std::fputs(line.c_str(), stdout);
+    std::fputs(line.c_str(), stderr);
+    written += static_cast<long>(line.size());
+  }
+  return 0;
+}
+
+int wait_for_signals(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i) {
+    const std::string action = argv[i];
+    if (action.rfind("exit:", 0) == 0) {
+      g_exit_code = std::atoi(action.c_str() + 5);
+      install(SIGUSR1, on_usr1);
+    } else if (action.rfind("signal:", 0) == 0) {
+      g_raise_signal = std::atoi(action.c_str() + 7);
+      const rlimit no_core{0, 0};
+      ::setrlimit(RLIMIT_CORE, &no_core);  // no core files from the SIGSEGV test
+      install(SIGUSR1, on_usr1);
+    } else if (action == "ignore-term") {
+      ::signal(SIGTERM, SIG_IGN);
+    } else if (action == "count-int") {
+      install(SIGINT, on_int);
+    } else if (action != "none") {
+      std::fprintf(stderr, "fixture_rank: unknown action '%s'\n", action.c_str());
+      return 2;
+    }
+  }
+  std::printf("ready rank=%d pid=%d\n", g_rank, static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  while (true) ::pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* rank = std::getenv("RANK");
+  g_rank = rank != nullptr ? std::atoi(rank) : -1;
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "env") return print_env();
+  if (mode == "exit" && argc > 2) return std::atoi(argv[2]);
+  if (mode == "partial") {
+    std::fputs("partial line without newline", stdout);
+    return 0;
+  }
+  if (mode == "store") return meet_in_store();
+  if (mode == "big" && argc > 2) return print_big(std::atol(argv[2]));
+  if (mode == "wait") return wait_for_signals(argc, argv);
+  std::fprintf(stderr, "fixture_rank: unknown mode '%s'\n", mode.c_str());
+  return 2;
+}

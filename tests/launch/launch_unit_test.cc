@@ -1,0 +1,123 @@
+// The launch layer's pieces: line prefixing, exit statuses, job layout.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "baton/error.hpp"
+#include "core/socket.hpp"
+#include "launch/exit_status.hpp"
+#include "launch/job_env.hpp"
+#include "launch/line_prefixer.hpp"
+
+namespace baton::launch {
+namespace {
+
+std::string feed_all(LinePrefixer& p, std::initializer_list<std::string_view> chunks) {
+  std::string out;
+  for (std::string_view c : chunks) p.feed(c, out);
+  return out;
+}
+
+TEST(LinePrefixer, PrefixesWholeLinesOnly) {
+  LinePrefixer p("[3] ");
+  EXPECT_EQ(feed_all(p, {"hel"}), "");
+  EXPECT_TRUE(p.has_partial());
+  EXPECT_EQ(feed_all(p, {"lo\nwor"}), "[3] hello\n");
+  EXPECT_EQ(feed_all(p, {"ld\n\nlast"}), "[3] world\n[3] \n");
+  std::string out;
+  p.finish(out);
+  EXPECT_EQ(out, "[3] last\n");
+  EXPECT_FALSE(p.has_partial());
+  out.clear();
+  p.finish(out);
+  EXPECT_EQ(out, "") << "finish with nothing pending adds nothing";
+}
+
+TEST(LinePrefixer, SplitsLinesLongerThanTheLimit) {
+  LinePrefixer p("> ", 4);
+  EXPECT_EQ(feed_all(p, {"abcdefghij\n"}), "> abcd\n> efgh\n> ij\n");
+  EXPECT_EQ(feed_all(p, {"ab", "cd", "e\n"}), "> abcd\n> e\n");
+  EXPECT_EQ(feed_all(p, {"abcd\n"}), "> abcd\n") << "a line of exactly the limit stays whole";
+}
+
+TEST(ExitStatus, DescribesExitsAndSignals) {
+  const ExitStatus exited = ExitStatus::from_wait_status(W_EXITCODE(3, 0));
+  EXPECT_FALSE(exited.success());
+  EXPECT_EQ(exited.shell_code(), 3);
+  EXPECT_EQ(exited.describe(), "exited with code 3");
+  EXPECT_TRUE(ExitStatus::from_wait_status(W_EXITCODE(0, 0)).success());
+
+  const ExitStatus killed = ExitStatus::from_wait_status(W_EXITCODE(0, SIGSEGV));
+  EXPECT_TRUE(killed.signaled);
+  EXPECT_EQ(killed.shell_code(), 128 + SIGSEGV);
+  EXPECT_EQ(killed.describe(), "was killed by SIGSEGV (Segmentation fault)");
+  EXPECT_EQ(ExitStatus::from_wait_status(W_EXITCODE(0, SIGABRT) | WCOREFLAG).describe(),
+            "was killed by SIGABRT (Aborted, core dumped)");
+  EXPECT_EQ(signal_name(SIGKILL), "SIGKILL");
+  EXPECT_EQ(signal_name(200), "signal 200");
+}
+
+TEST(JobLayout, EnvironmentOfARankOnTheSecondNode) {
+  JobLayout layout{.nnodes = 2,
+                   .node_rank = 1,
+                   .nproc_per_node = 3,
+                   .master_addr = "10.0.0.1",
+                   .master_port = 1234,
+                   .job_id = "abc"};
+  validate(layout);
+  const EnvList env = rank_environment(layout, 2);
+  const EnvList expected = {{"RANK", "5"},
+                            {"LOCAL_RANK", "2"},
+                            {"WORLD_SIZE", "6"},
+                            {"LOCAL_WORLD_SIZE", "3"},
+                            {"GROUP_RANK", "1"},
+                            {"GROUP_WORLD_SIZE", "2"},
+                            {"MASTER_ADDR", "10.0.0.1"},
+                            {"MASTER_PORT", "1234"},
+                            {"BATON_JOB_ID", "abc"},
+                            {"BATON_AGENT_STORE", "0"}};
+  EXPECT_EQ(env, expected);
+}
+
+TEST(JobLayout, ValidateNamesTheBadField) {
+  auto message = [](const JobLayout& layout) {
+    try {
+      validate(layout);
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  const JobLayout good{.job_id = "x"};
+  EXPECT_EQ(message(good), "<no error>");
+  EXPECT_NE(message({.nproc_per_node = 0, .job_id = "x"})
+                .find("nproc_per_node must be at least 1, got 0"),
+            std::string::npos);
+  EXPECT_NE(
+      message({.nnodes = 2, .node_rank = 2, .job_id = "x"}).find("node_rank must be in [0, 1]"),
+      std::string::npos);
+  EXPECT_NE(message({.master_port = 0, .job_id = "x"}).find("master_port"), std::string::npos);
+  EXPECT_NE(message({}).find("job_id is empty"), std::string::npos);
+}
+
+TEST(JobLayout, JobIds) {
+  const std::string a = make_job_id();
+  const std::string b = make_job_id();
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(derived_job_id("10.0.0.1:29500"), derived_job_id("10.0.0.1:29500"));
+  EXPECT_NE(derived_job_id("10.0.0.1:29500"), derived_job_id("10.0.0.1:29501"));
+  EXPECT_EQ(derived_job_id("x").size(), 16u);
+}
+
+TEST(JobLayout, FreePortCanBeBound) {
+  const int port = find_free_port("127.0.0.1");
+  EXPECT_GT(port, 0);
+  EXPECT_LE(port, 65535);
+  EXPECT_NO_THROW(net::listen_tcp("127.0.0.1", static_cast<uint16_t>(port)));
+  EXPECT_THROW(find_free_port("192.0.2.1"), ConnectionError) << "not an address of this host";
+}
+
+}  // namespace
+}  // namespace baton::launch

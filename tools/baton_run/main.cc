@@ -1,0 +1,79 @@
+// baton-run: starts the ranks of a Baton job on this node, as torchrun does.
+//
+// The work is done by the launch layer's supervisor (src/launch/supervisor.hpp),
+// the same code that runs baton::spawn; this file turns the command line into
+// one ChildSpec per rank and the job's result into an exit code. With
+// --standalone, baton-run also serves the job's TcpStore (like torchrun's
+// agent store) on a port the kernel picks, and tells the ranks so with
+// BATON_AGENT_STORE=1: rank 0 then connects to it instead of serving it, so
+// no port is guessed and two jobs on one machine never collide.
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+#include "baton/error.hpp"
+#include "baton/tcp_store.hpp"
+#include "launch/supervisor.hpp"
+#include "tools/baton_run/cli.hpp"
+
+namespace {
+
+// Blocks the signals the supervisor forwards, before any thread starts, so
+// that they reach its signalfd and not the store server's thread.
+void block_forwarded_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace baton;
+  // Output goes to pipes and terminals that may close; a closed one must not
+  // kill the launcher (and with it every rank). Ranks get SIGPIPE back.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  int exit_code = 0;
+  std::optional<tools::RunConfig> config = tools::parse_command_line(argc, argv, &exit_code);
+  if (!config) return exit_code;
+
+  block_forwarded_signals();
+  try {
+    launch::JobLayout& layout = config->layout;
+    std::unique_ptr<TcpStoreServer> store;
+    if (config->standalone) {
+      store = std::make_unique<TcpStoreServer>(
+          TcpStoreServerOptions{.host = layout.master_addr, .port = 0});
+      layout.master_port = store->port();
+      layout.agent_store = true;
+    }
+    launch::validate(layout);
+
+    std::vector<launch::ChildSpec> specs;
+    for (int local_rank = 0; local_rank < layout.nproc_per_node; ++local_rank) {
+      launch::ChildSpec spec;
+      spec.rank = layout.global_rank(local_rank);
+      spec.local_rank = local_rank;
+      spec.env = launch::rank_environment(layout, local_rank);
+      spec.argv = config->command;
+      specs.push_back(std::move(spec));
+    }
+    launch::SupervisorOptions options;
+    options.name = "baton-run";
+    options.prefix_output = config->prefix_output;
+    options.own_process_group = true;
+    options.handle_signals = true;
+    options.grace_period = config->grace_period;
+    return launch::run_job(specs, options).exit_code;
+  } catch (const launch::ExecError& e) {
+    std::fprintf(stderr, "baton-run: %s\n", e.what());
+    return e.error_number() == ENOENT ? 127 : 126;  // as a shell reports them
+  } catch (const Error& e) {
+    std::fprintf(stderr, "baton-run: %s\n", e.what());
+    return 1;
+  }
+}
