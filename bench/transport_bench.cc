@@ -79,7 +79,8 @@ double stream_gbps(Context& ctx, size_t bytes, int reps) {
     return static_cast<double>(bytes) * reps / elapsed.count() / 1e9;
   }
   std::vector<std::byte> a(bytes), b(bytes);
-  RequestPtr pending[2] = {ctx.irecv(peer, tag(2), a), reps > 1 ? ctx.irecv(peer, tag(2), b) : nullptr};
+  RequestPtr pending[2] = {ctx.irecv(peer, tag(2), a),
+                           reps > 1 ? ctx.irecv(peer, tag(2), b) : nullptr};
   wait(ctx.irecv(peer, tag(3), ack));
   for (int i = 0; i < reps; ++i) {
     wait(pending[i % 2]);
@@ -111,8 +112,9 @@ void run_rank(int rank, const std::string& path, int iters, int reps,
   baton::FileStore store(path, baton::FileStoreOptions{.job_id = "transport-bench"});
   auto ctx = baton::transport::make_tcp_context(store, "bench", rank, 2);
   if (rank == 0) {
-    std::printf("# transport %s, 2 processes, loopback; ping-pong %d round trips, stream %d messages\n",
-                ctx->name().c_str(), iters, reps);
+    std::printf(
+        "# transport %s, 2 processes, loopback; ping-pong %d round trips, stream %d messages\n",
+        ctx->name().c_str(), iters, reps);
     std::printf("%12s %14s %14s %14s\n", "bytes", "one_way_us", "pingpong_GBps", "stream_GBps");
   }
   for (const size_t bytes : sizes) {
@@ -121,7 +123,8 @@ void run_rank(int rank, const std::string& path, int iters, int reps,
     const int r = bytes >= (1u << 20) ? reps : reps * 20;
     const double gbps = stream_gbps(*ctx, bytes, r);
     if (rank == 0) {
-      std::printf("%12zu %14.2f %14.3f %14.3f\n", bytes, us, static_cast<double>(bytes) / us / 1e3, gbps);
+      std::printf("%12zu %14.2f %14.3f %14.3f\n", bytes, us, static_cast<double>(bytes) / us / 1e3,
+                  gbps);
       std::fflush(stdout);
     }
   }

@@ -13,6 +13,7 @@
 #include "baton/dtype.hpp"
 #include "baton/error.hpp"
 #include "baton/group.hpp"
+#include "baton/launch.hpp"
 #include "baton/reduce_op.hpp"
 #include "baton/store.hpp"
 #include "baton/tensor.hpp"

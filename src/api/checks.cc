@@ -53,7 +53,8 @@ void check_peer(std::string_view op, std::string_view role, int rank, const Grou
 
 void check_tensor(std::string_view op, std::string_view name, const Tensor& tensor,
                   const Group& group) {
-  if (!tensor.defined()) fail(op, std::string(name) + " is undefined (a default-constructed Tensor)");
+  if (!tensor.defined())
+    fail(op, std::string(name) + " is undefined (a default-constructed Tensor)");
   const std::string backend = group.backend();
   const bool wants_cuda = backend == "nccl";
   if (tensor.device().is_cuda() != wants_cuda) {
@@ -198,8 +199,7 @@ BackendPtr check_all_to_all(const std::vector<Tensor>& outputs, const std::vecto
     if (list->size() != expected) {
       fail(kOp, std::string(name) + " has " + std::to_string(list->size()) +
                     (list->size() == 1 ? " tensor" : " tensors") + "; expected " +
-                    std::to_string(expected) + ", one per rank of the group" +
-                    group_suffix(group));
+                    std::to_string(expected) + ", one per rank of the group" + group_suffix(group));
     }
     for (size_t i = 0; i < list->size(); ++i) {
       check_tensor(kOp, std::string(name) + "[" + std::to_string(i) + "]", (*list)[i], group);

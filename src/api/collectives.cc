@@ -50,8 +50,8 @@ Work gather(const Tensor& input, std::vector<Tensor>& gather_list, int dst, cons
   return run(async, [&] { return backend->gather(input, gather_list, dst); });
 }
 
-Work scatter(Tensor& output, const std::vector<Tensor>& scatter_list, int src,
-             const Group& group, AsyncOp async) {
+Work scatter(Tensor& output, const std::vector<Tensor>& scatter_list, int src, const Group& group,
+             AsyncOp async) {
   auto backend = api::check_scatter(output, scatter_list, src, group);
   return run(async, [&] { return backend->scatter(output, scatter_list, src); });
 }
@@ -62,8 +62,8 @@ Work reduce_scatter(Tensor& output, const std::vector<Tensor>& inputs, ReduceOp 
   return run(async, [&] { return backend->reduce_scatter(output, inputs, op); });
 }
 
-Work all_to_all(std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                const Group& group, AsyncOp async) {
+Work all_to_all(std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, const Group& group,
+                AsyncOp async) {
   auto backend = api::check_all_to_all(outputs, inputs, group);
   return run(async, [&] { return backend->all_to_all(outputs, inputs); });
 }

@@ -43,16 +43,24 @@ const std::vector<int>& no_ranks() {
 
 Group::Group(std::shared_ptr<detail::GroupState> state) : state_(std::move(state)) {}
 
-bool Group::is_member() const { return state_ && state_->is_member(); }
+bool Group::is_member() const {
+  return state_ && state_->is_member();
+}
 
-int Group::rank() const { return state_ ? state_->rank() : -1; }
+int Group::rank() const {
+  return state_ ? state_->rank() : -1;
+}
 
-int Group::size() const { return state_ ? state_->size() : 0; }
+int Group::size() const {
+  return state_ ? state_->size() : 0;
+}
 
 const std::vector<int>& Group::world_ranks() const {
   return state_ ? state_->world_ranks() : no_ranks();
 }
 
-std::string Group::backend() const { return state_ ? state_->backend_name() : std::string(); }
+std::string Group::backend() const {
+  return state_ ? state_->backend_name() : std::string();
+}
 
 }  // namespace baton

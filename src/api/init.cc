@@ -57,8 +57,9 @@ std::shared_ptr<ProcessGroup> current() {
 std::shared_ptr<ProcessGroup> require(std::string_view op) {
   auto pg = current();
   if (!pg) {
-    throw InvalidArgument(std::string(op) +
-                          ": the process group is not initialized; call init_process_group() first");
+    throw InvalidArgument(
+        std::string(op) +
+        ": the process group is not initialized; call init_process_group() first");
   }
   return pg;
 }
@@ -84,8 +85,9 @@ std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, in
   config.timeout = pg.timeout;
   config.job_id = pg.job_id;
   for (int r : world_ranks) {
-    config.hosts.push_back(static_cast<size_t>(r) < pg.hosts.size() ? pg.hosts[static_cast<size_t>(r)]
-                                                                    : rendezvous::HostIdentity{});
+    config.hosts.push_back(static_cast<size_t>(r) < pg.hosts.size()
+                               ? pg.hosts[static_cast<size_t>(r)]
+                               : rendezvous::HostIdentity{});
   }
   return backends::make_backend(pg.backend, config);
 }
@@ -144,7 +146,9 @@ void init_process_group(const InitOptions& options) {
   g_pg = std::move(pg);
 }
 
-bool is_initialized() { return current() != nullptr; }
+bool is_initialized() {
+  return current() != nullptr;
+}
 
 void destroy_process_group() {
   std::lock_guard lifecycle(g_lifecycle_mu);
@@ -159,7 +163,9 @@ void destroy_process_group() {
   shutdown_group(*pg->world);
 }
 
-Group world() { return Group(require("world")->world); }
+Group world() {
+  return Group(require("world")->world);
+}
 
 int get_rank(const Group& group) {
   if (group.state() == nullptr) {
@@ -185,9 +191,9 @@ Group new_group(std::vector<int> ranks) {
   std::vector<bool> seen(static_cast<size_t>(pg->world_size), false);
   for (int r : ranks) {
     if (r < 0 || r >= pg->world_size) {
-      throw InvalidArgument("new_group: rank " + std::to_string(r) +
-                            " is not a rank of the world (a world of " +
-                            std::to_string(pg->world_size) + "); ranks given: " + list_ranks(ranks));
+      throw InvalidArgument(
+          "new_group: rank " + std::to_string(r) + " is not a rank of the world (a world of " +
+          std::to_string(pg->world_size) + "); ranks given: " + list_ranks(ranks));
     }
     if (seen[static_cast<size_t>(r)]) {
       throw InvalidArgument("new_group: rank " + std::to_string(r) + " appears twice in " +
@@ -212,8 +218,8 @@ Group new_group(std::vector<int> ranks) {
       const std::string theirs = group_store->get_string("members/" + std::to_string(r));
       if (theirs != mine) {
         throw MismatchError("new_group: world rank " + std::to_string(pg->rank) + " was given " +
-                            mine + " but world rank " + std::to_string(r) + " was given " +
-                            theirs + "; every rank must pass the same list");
+                            mine + " but world rank " + std::to_string(r) + " was given " + theirs +
+                            "; every rank must pass the same list");
       }
     }
     backend = make_group_backend(*pg, index, name, ranks, group_rank, std::move(group_store));

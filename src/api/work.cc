@@ -22,12 +22,20 @@ bool Work::wait(std::chrono::milliseconds timeout) {
   return true;
 }
 
-bool Work::is_completed() const { return !state_ || state_->done(); }
+bool Work::is_completed() const {
+  return !state_ || state_->done();
+}
 
-bool Work::is_success() const { return !state_ || (state_->done() && !state_->error()); }
+bool Work::is_success() const {
+  return !state_ || (state_->done() && !state_->error());
+}
 
-std::exception_ptr Work::exception() const { return state_ ? state_->error() : nullptr; }
+std::exception_ptr Work::exception() const {
+  return state_ ? state_->error() : nullptr;
+}
 
-int Work::source_rank() const { return state_ ? state_->source_rank() : -1; }
+int Work::source_rank() const {
+  return state_ ? state_->source_rank() : -1;
+}
 
 }  // namespace baton

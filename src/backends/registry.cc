@@ -1,7 +1,6 @@
 // The backend table: one line per backend built into the library.
 #include "backends/registry.hpp"
 
-
 #include "backends/native/factory.hpp"
 #include "baton/error.hpp"
 
@@ -31,7 +30,9 @@ constexpr Optional kOptional[] = {
     {"nccl", "BATON_WITH_NCCL"},
 };
 
-std::string_view resolve(std::string_view name) { return name == "auto" ? "native" : name; }
+std::string_view resolve(std::string_view name) {
+  return name == "auto" ? "native" : name;
+}
 
 const Entry* find(std::string_view name) {
   for (const auto& entry : kBuiltIn) {
@@ -54,9 +55,9 @@ const Entry& lookup(std::string_view requested) {
   if (const Entry* entry = find(name)) return *entry;
   for (const auto& optional : kOptional) {
     if (optional.name == name) {
-      throw UnsupportedError("backend '" + std::string(name) + "' is not built in; rebuild with -D" +
-                             std::string(optional.option) + "=ON (built in: " + built_in_list() +
-                             ")");
+      throw UnsupportedError("backend '" + std::string(name) +
+                             "' is not built in; rebuild with -D" + std::string(optional.option) +
+                             "=ON (built in: " + built_in_list() + ")");
     }
   }
   throw InvalidArgument("unknown backend '" + std::string(requested) +
@@ -75,6 +76,8 @@ std::vector<std::string> built_in_backends() {
   return names;
 }
 
-void check_backend_name(std::string_view name) { lookup(name); }
+void check_backend_name(std::string_view name) {
+  lookup(name);
+}
 
 }  // namespace baton::backends

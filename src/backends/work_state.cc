@@ -46,7 +46,9 @@ bool WorkState::finish(int source_rank, std::exception_ptr error) const {
   return true;
 }
 
-bool WorkState::complete(int source_rank) { return finish(source_rank, nullptr); }
+bool WorkState::complete(int source_rank) {
+  return finish(source_rank, nullptr);
+}
 
 bool WorkState::fail(std::exception_ptr error) {
   if (!error) error = std::make_exception_ptr(Error("WorkState::fail called without an error"));
@@ -108,8 +110,12 @@ void WorkState::expire() {
   if (fail(error) && options_.on_expiry) options_.on_expiry(error);
 }
 
-std::exception_ptr WorkState::error() const { return done() ? error_ : nullptr; }
+std::exception_ptr WorkState::error() const {
+  return done() ? error_ : nullptr;
+}
 
-int WorkState::source_rank() const { return done() ? source_rank_ : -1; }
+int WorkState::source_rank() const {
+  return done() ? source_rank_ : -1;
+}
 
 }  // namespace baton::detail

@@ -93,8 +93,8 @@ class WorkState {
 
   mutable std::atomic<bool> done_{false};
   mutable std::atomic<bool> finishing_{false};
-  mutable int source_rank_ = -1;          // written before done_ is released
-  mutable std::exception_ptr error_;      // written before done_ is released
+  mutable int source_rank_ = -1;      // written before done_ is released
+  mutable std::exception_ptr error_;  // written before done_ is released
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   mutable int waiters_ = 0;  // GUARDED_BY(mu_)

@@ -145,6 +145,10 @@ void reduce_n(ReduceOp op, DType dtype, void* out, std::span<const void* const> 
                             " without being the same buffer");
     }
   }
+  if (inputs.size() == 1) {  // nothing to fold, and no rounding either
+    if (inputs[0] != out) std::memcpy(out, inputs[0], bytes);
+    return;
+  }
   const Isa isa = active_isa();
   if (is_half(dtype)) {
     detail::half_reduce_n(op, dtype, out, inputs, count, isa);

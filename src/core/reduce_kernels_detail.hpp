@@ -23,7 +23,7 @@ using BinaryFn = void (*)(void* inout, const void* in, size_t count);
 // data[i] /= divisor, divisor >= 1.
 using DivideFn = void (*)(void* data, size_t count, int64_t divisor);
 
-// out[i] = op(in[0][i], ..., in[n-1][i]), n >= 1; out may be any input
+// out[i] = op(in[0][i], ..., in[n-1][i]), n >= 2; out may be any input
 // exactly but must not otherwise overlap one.
 using FoldNFn = void (*)(void* out, const void* const* in, size_t n, size_t count);
 

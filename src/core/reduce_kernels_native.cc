@@ -117,9 +117,12 @@ template <class T, class Op>
   for (; i < count; ++i) inout[i] = Op::apply(inout[i], in[i]);
 }
 
-// out[i] = op(in[0][i], ..., in[n-1][i]), one pass over memory. Each group
-// of 64 bytes is folded in a local accumulator before it is stored, so out
-// may be any of the inputs (all reads of a group precede its store).
+// out[i] = op(in[0][i], ..., in[n-1][i]) for n >= 2, one pass over memory.
+// Each group of 64 bytes is folded in a local accumulator before it is
+// stored, so out may be any of the inputs (all reads of a group precede its
+// store). The accumulator starts as op(in[0], in[1]) rather than a copy of
+// in[0]: a copy is done with 16-byte moves, and the 32-byte reloads of it
+// would stall on store forwarding.
 template <class T, class Op>
 [[gnu::always_inline]] inline void fold_n_loop(T* out, const void* const* in, size_t n,
                                                size_t count) {
@@ -129,8 +132,9 @@ template <class T, class Op>
   for (; i + kGroup <= count; i += kGroup) {
     T acc[kGroup];
     const T* first = input(0) + i;
-    for (size_t j = 0; j < kGroup; ++j) acc[j] = first[j];
-    for (size_t k = 1; k < n; ++k) {
+    const T* second = input(1) + i;
+    for (size_t j = 0; j < kGroup; ++j) acc[j] = Op::apply(first[j], second[j]);
+    for (size_t k = 2; k < n; ++k) {
       const T* next = input(k) + i;
       for (size_t j = 0; j < kGroup; ++j) acc[j] = Op::apply(acc[j], next[j]);
     }

@@ -17,9 +17,9 @@
 namespace baton::store {
 
 // The longest key any store accepts (the TcpStore protocol's bound).
-inline constexpr size_t kMaxKeyBytes = 8 * 1024;
+inline constexpr size_t kMaxKeyBytes = size_t{8} * 1024;
 // The most keys one check() or wait() may name.
-inline constexpr size_t kMaxKeysPerRequest = 64 * 1024;
+inline constexpr size_t kMaxKeysPerRequest = size_t{64} * 1024;
 
 // Throws InvalidArgument naming the operation when key is longer than
 // kMaxKeyBytes.

@@ -108,6 +108,20 @@ uint64_t max_body_bytes(uint64_t max_value_bytes) {
   return max_value_bytes + kFrameOverheadBytes;
 }
 
+std::string check_request_header(const FrameHeader& header, uint64_t max_value_bytes) {
+  if (header.kind == 0 || header.kind > kLastCommand) {
+    return "unknown command " + std::to_string(header.kind);
+  }
+  if (header.reserved != std::array<uint8_t, 3>{}) {
+    return "frame header reserved bytes 0x" + hex_bytes(header.reserved) + " must be 0";
+  }
+  if (header.length > max_body_bytes(max_value_bytes)) {
+    return "frame claims " + std::to_string(header.length) + " bytes, more than the limit of " +
+           std::to_string(max_body_bytes(max_value_bytes)) + " bytes";
+  }
+  return "";
+}
+
 namespace {
 
 // Reads a u32-length-prefixed field no longer than `limit`.

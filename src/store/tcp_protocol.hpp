@@ -27,7 +27,7 @@ inline constexpr size_t kHelloBytes = 8;
 inline constexpr size_t kHelloAckBytes = 16;
 inline constexpr size_t kFrameHeaderBytes = 8;
 // Room in a frame for everything but the value: keys, lengths, counts.
-inline constexpr uint64_t kFrameOverheadBytes = 64 * 1024;
+inline constexpr uint64_t kFrameOverheadBytes = uint64_t{64} * 1024;
 // Longest error message a server sends.
 inline constexpr size_t kMaxErrorMessageBytes = 4096;
 

@@ -22,9 +22,11 @@ constexpr int kMaxEvents = 64;
 
 EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
   epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_fd_) throw IoError("event loop " + name_ + ": epoll_create1 failed: " + net::error_text(errno));
+  if (!epoll_fd_)
+    throw IoError("event loop " + name_ + ": epoll_create1 failed: " + net::error_text(errno));
   wake_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake_fd_) throw IoError("event loop " + name_ + ": eventfd failed: " + net::error_text(errno));
+  if (!wake_fd_)
+    throw IoError("event loop " + name_ + ": eventfd failed: " + net::error_text(errno));
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeId;
@@ -41,7 +43,9 @@ EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
   started_future.wait();  // so that in_loop_thread() is right from here on
 }
 
-EventLoop::~EventLoop() { stop(); }
+EventLoop::~EventLoop() {
+  stop();
+}
 
 void EventLoop::stop() {
   if (stopped_.exchange(true)) {
@@ -95,7 +99,8 @@ void EventLoop::run_sync(const std::function<void()>& fn) {
   });
   // The loop may stop before it runs fn: poll for that instead of hanging.
   while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-    if (stopped_.load() && future.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+    if (stopped_.load() &&
+        future.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
       throw ConnectionError("event loop " + name_ + " stopped before running a task");
     }
   }
@@ -142,7 +147,9 @@ uint64_t EventLoop::schedule(Clock::time_point when, std::function<void()> fn) {
   return id;
 }
 
-void EventLoop::cancel(uint64_t timer) { timers_.erase(timer); }
+void EventLoop::cancel(uint64_t timer) {
+  timers_.erase(timer);
+}
 
 int EventLoop::next_timeout_ms() const {
   if (timer_queue_.empty()) return -1;
@@ -159,8 +166,8 @@ void EventLoop::guarded(const char* what, Fn&& fn) {
   } catch (const std::exception& e) {
     // Owners report errors through Requests; one that escapes is a bug. Keep
     // the loop alive so the other connections still make progress.
-    BATON_LOG_ERROR(log::Subsys::kTransport) << "event loop " << name_ << ": " << what
-                                             << " threw: " << e.what();
+    BATON_LOG_ERROR(log::Subsys::kTransport)
+        << "event loop " << name_ << ": " << what << " threw: " << e.what();
   }
 }
 
@@ -197,8 +204,8 @@ void EventLoop::run(std::stop_token stop) {
     }
     const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, queued ? 0 : next_timeout_ms());
     if (n < 0 && errno != EINTR) {
-      BATON_LOG_ERROR(log::Subsys::kTransport) << "event loop " << name_ << ": epoll_wait failed: "
-                                               << net::error_text(errno);
+      BATON_LOG_ERROR(log::Subsys::kTransport)
+          << "event loop " << name_ << ": epoll_wait failed: " << net::error_text(errno);
       break;
     }
     for (int i = 0; i < n; ++i) {

@@ -107,7 +107,8 @@ class EventLoop {
   bool wake_pending_ = false;                    // GUARDED_BY(deferred_mu_)
 
   std::mutex ids_mu_;
-  std::unordered_map<int, uint64_t> ids_;  // fd -> id; GUARDED_BY(ids_mu_), written on the loop thread
+  std::unordered_map<int, uint64_t>
+      ids_;  // fd -> id; GUARDED_BY(ids_mu_), written on the loop thread
 
   // Loop thread only.
   uint64_t next_id_ = 1;

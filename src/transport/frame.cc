@@ -91,8 +91,8 @@ FrameHeader decode_frame_header(std::span<const std::byte, kFrameHeaderSize> byt
                                 int world_size) {
   const std::byte* p = bytes.data();
   if (std::memcmp(p + kOffMagic, kFrameMagic.data(), kFrameMagic.size()) != 0) {
-    bad(peer, "bad magic " + hex_bytes(p + kOffMagic, 4) + " (expected \"BTNF\" = " +
-                  hex_bytes(kFrameMagic.data(), 4) + ")");
+    bad(peer, "bad magic " + hex_bytes(p + kOffMagic, 4) +
+                  " (expected \"BTNF\" = " + hex_bytes(kFrameMagic.data(), 4) + ")");
   }
   const auto version = get<uint8_t>(p + kOffVersion);
   if (version != kFrameVersion) {

@@ -29,7 +29,7 @@ namespace baton::transport {
 
 // The bytes "BTNF" in stream order.
 inline constexpr std::array<std::byte, 4> kFrameMagic = {std::byte{'B'}, std::byte{'T'},
-                                                        std::byte{'N'}, std::byte{'F'}};
+                                                         std::byte{'N'}, std::byte{'F'}};
 inline constexpr uint8_t kFrameVersion = 1;
 inline constexpr size_t kFrameHeaderSize = 48;
 // The longest reason an abort frame may carry.

@@ -27,7 +27,8 @@ using detail::Message;
 
 std::string describe_op_raw(const OpDesc& op, uint64_t seq) {
   std::string dtype = "dtype " + std::to_string(op.dtype);
-  if (op.dtype < std::size(kAllDTypes)) dtype = std::string(dtype_name(static_cast<DType>(op.dtype)));
+  if (op.dtype < std::size(kAllDTypes))
+    dtype = std::string(dtype_name(static_cast<DType>(op.dtype)));
   return "operation kind " + std::to_string(op.kind) + " #" + std::to_string(seq) + " (" + dtype +
          ", " + std::to_string(op.count) + " elements, reduce op " + std::to_string(op.reduce_op) +
          ", root " + std::to_string(op.root) + ")";
@@ -50,11 +51,11 @@ std::exception_ptr Matcher::size_error(int source, const Envelope& env, uint64_t
                                        size_t capacity) const {
   if (env.channel == Channel::kP2P) {
     if (length <= capacity) return nullptr;
-    return std::make_exception_ptr(InvalidArgument(
-        "rank " + std::to_string(options_.rank) + ": the message from rank " +
-        std::to_string(source) + " (tag " + std::to_string(env.tag) + ") is " +
-        std::to_string(length) + " bytes but the receive buffer holds " + std::to_string(capacity) +
-        " bytes; the message was discarded"));
+    return std::make_exception_ptr(
+        InvalidArgument("rank " + std::to_string(options_.rank) + ": the message from rank " +
+                        std::to_string(source) + " (tag " + std::to_string(env.tag) + ") is " +
+                        std::to_string(length) + " bytes but the receive buffer holds " +
+                        std::to_string(capacity) + " bytes; the message was discarded"));
   }
   if (length == capacity) return nullptr;
   const OpFormatter describe = options_.describe_op ? options_.describe_op : describe_op_raw;
@@ -68,10 +69,9 @@ std::exception_ptr Matcher::size_error(int source, const Envelope& env, uint64_t
 std::exception_ptr Matcher::mismatch_error(const Envelope& mine, int source,
                                            const Envelope& theirs) const {
   const OpFormatter describe = options_.describe_op ? options_.describe_op : describe_op_raw;
-  return std::make_exception_ptr(
-      MismatchError("rank " + std::to_string(options_.rank) + " runs " +
-                    describe(mine.op, mine.seq) + " but rank " + std::to_string(source) +
-                    " sent " + describe(theirs.op, theirs.seq)));
+  return std::make_exception_ptr(MismatchError(
+      "rank " + std::to_string(options_.rank) + " runs " + describe(mine.op, mine.seq) +
+      " but rank " + std::to_string(source) + " sent " + describe(theirs.op, theirs.seq)));
 }
 
 void Matcher::release_locked(Message& message) {
@@ -132,7 +132,8 @@ void Matcher::post(int peer, const Envelope& envelope, std::span<std::byte> buff
           m->attached = request;
           m->attached_buffer = buffer;
         }
-      } else if (peer != kAnySource && peer >= 0 && static_cast<size_t>(peer) < peer_error_.size() &&
+      } else if (peer != kAnySource && peer >= 0 &&
+                 static_cast<size_t>(peer) < peer_error_.size() &&
                  peer_error_[static_cast<size_t>(peer)]) {
         error = peer_error_[static_cast<size_t>(peer)];
       } else if (peer == kAnySource && any_peer_error_) {

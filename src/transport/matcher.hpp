@@ -141,23 +141,22 @@ class Matcher {
   // Checks the length of a message for a receive; null when it fits.
   std::exception_ptr size_error(int source, const Envelope& env, uint64_t length,
                                 size_t capacity) const;
-  std::exception_ptr mismatch_error(const Envelope& mine, int source,
-                                    const Envelope& theirs) const;
+  std::exception_ptr mismatch_error(const Envelope& mine, int source, const Envelope& theirs) const;
   void release_locked(detail::Message& message);
   void notify_space();
 
   const MatcherOptions options_;
   mutable std::mutex mu_;
-  std::list<Posted> posted_;                              // GUARDED_BY(mu_), in post order
+  std::list<Posted> posted_;  // GUARDED_BY(mu_), in post order
   // Buffered messages in arrival order, including ones still arriving that a
   // receive has already taken (Message::attached), which matching skips.
   std::list<std::shared_ptr<detail::Message>> unexpected_;  // GUARDED_BY(mu_)
-  size_t unexpected_bytes_ = 0;                           // GUARDED_BY(mu_)
-  std::vector<std::exception_ptr> peer_error_;            // GUARDED_BY(mu_), by rank
-  std::exception_ptr any_peer_error_;                     // GUARDED_BY(mu_), first peer failure
-  std::exception_ptr all_error_;                          // GUARDED_BY(mu_)
-  std::vector<bool> waiting_;                             // GUARDED_BY(mu_), sources told kWait
-  int waiting_count_ = 0;                                 // GUARDED_BY(mu_)
+  size_t unexpected_bytes_ = 0;                             // GUARDED_BY(mu_)
+  std::vector<std::exception_ptr> peer_error_;              // GUARDED_BY(mu_), by rank
+  std::exception_ptr any_peer_error_;                       // GUARDED_BY(mu_), first peer failure
+  std::exception_ptr all_error_;                            // GUARDED_BY(mu_)
+  std::vector<bool> waiting_;                               // GUARDED_BY(mu_), sources told kWait
+  int waiting_count_ = 0;                                   // GUARDED_BY(mu_)
 };
 
 }  // namespace baton::transport

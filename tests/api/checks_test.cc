@@ -2,10 +2,10 @@
 // with a message that says what was expected and what was given, before
 // anything is sent (the operations that follow on every rank still agree);
 // lifecycle misuse (no init, double init, unknown or absent backends).
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "baton/baton.hpp"
 #include "baton/distributed.hpp"
@@ -41,8 +41,9 @@ TEST(ChecksTest, WithoutInitEverythingSaysSo) {
                  "world: the process group is not initialized; call init_process_group() first");
   Tensor t = Tensor::ones({2});
   EXPECT_THROW(all_reduce(t), InvalidArgument);
-  expect_invalid([] { new_group({0}); },
-                 "new_group: the process group is not initialized; call init_process_group() first");
+  expect_invalid(
+      [] { new_group({0}); },
+      "new_group: the process group is not initialized; call init_process_group() first");
   expect_invalid([&] { all_reduce(t, ReduceOp::SUM, Group()); },
                  "all_reduce: the group handle refers to no group; use baton::world() or a group "
                  "from new_group()");
@@ -57,7 +58,8 @@ TEST(ChecksTest, AbsentAndUnknownBackendsAreRefusedBeforeRendezvous) {
     init_process_group(options);
     ADD_FAILURE() << "mpi accepted";
   } catch (const UnsupportedError& e) {
-    EXPECT_NE(std::string(e.what()).find("backend 'mpi' is not built in; rebuild with -DBATON_WITH_MPI=ON"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "backend 'mpi' is not built in; rebuild with -DBATON_WITH_MPI=ON"),
               std::string::npos)
         << e.what();
   }
@@ -91,7 +93,8 @@ TEST(ChecksTest, EveryArgumentIsCheckedBeforeAnythingIsSent) {
     };
 
     // Ranks.
-    expect_invalid([&] { reduce(t, 5, ReduceOp::SUM); }, "reduce: dst 5 is not a rank of a group of 3");
+    expect_invalid([&] { reduce(t, 5, ReduceOp::SUM); },
+                   "reduce: dst 5 is not a rank of a group of 3");
     expect_invalid([&] { broadcast(t, -1); }, "broadcast: src -1 is not a rank of a group of 3");
     expect_invalid([&] { send(t, 3); }, "send: dst 3 is not a rank of a group of 3");
     expect_invalid([&] { isend(t, rank); },
@@ -99,7 +102,10 @@ TEST(ChecksTest, EveryArgumentIsCheckedBeforeAnythingIsSent) {
                        " is this process's own rank; a rank cannot send to or receive from itself");
     expect_invalid([&] { recv(t, 7); }, "recv: src 7 is not a rank of a group of 3");
     expect_invalid([&] { irecv(t, -2); }, "irecv: src -2 is not a rank of a group of 3");
-    { auto g = list(3, 4); expect_invalid([&] { gather(t, g, 3); }, "gather: dst 3 is not a rank of a group of 3"); }
+    {
+      auto g = list(3, 4);
+      expect_invalid([&] { gather(t, g, 3); }, "gather: dst 3 is not a rank of a group of 3");
+    }
     expect_invalid([&] { scatter(t, {}, 9); }, "scatter: src 9 is not a rank of a group of 3");
 
     // Tensors: undefined, on the wrong device.
@@ -109,52 +115,91 @@ TEST(ChecksTest, EveryArgumentIsCheckedBeforeAnythingIsSent) {
                    "send: tensor is undefined (a default-constructed Tensor)");
     expect_invalid([&] { all_reduce(on_gpu); },
                    "all_reduce: tensor is on cuda:0; the native backend works on cpu tensors");
-    expect_invalid([&] { barrier(); all_reduce(on_gpu, ReduceOp::MAX, world(), async_op); },
-                   "all_reduce: tensor is on cuda:0; the native backend works on cpu tensors");
+    expect_invalid(
+        [&] {
+          barrier();
+          all_reduce(on_gpu, ReduceOp::MAX, world(), async_op);
+        },
+        "all_reduce: tensor is on cuda:0; the native backend works on cpu tensors");
 
     // Reduce ops the dtype does not have.
     expect_invalid([&] { all_reduce(t, ReduceOp::BAND); },
                    "all_reduce: BAND is not defined for float32 tensors");
-    { auto in = list(3, 4); expect_invalid([&] { reduce_scatter(t, in, ReduceOp::BXOR); },
-                   "reduce_scatter: BXOR is not defined for float32 tensors"); }
+    {
+      auto in = list(3, 4);
+      expect_invalid([&] { reduce_scatter(t, in, ReduceOp::BXOR); },
+                     "reduce_scatter: BXOR is not defined for float32 tensors");
+    }
 
     // Lists: length, numel, dtype, device.
-    { auto out = list(2, 4); expect_invalid([&] { all_gather(out, t); },
-                   "all_gather: outputs has 2 tensors; expected 3, one per rank of the group"); }
-    { auto out = list(3, 4); out[2] = Tensor::zeros({5});
+    {
+      auto out = list(2, 4);
       expect_invalid([&] { all_gather(out, t); },
-                     "all_gather: outputs[2] holds 5 float32 elements; expected 4 float32 elements, like input"); }
-    { auto out = list(3, 4); out[1] = Tensor::zeros({4}, DType::Int32);
+                     "all_gather: outputs has 2 tensors; expected 3, one per rank of the group");
+    }
+    {
+      auto out = list(3, 4);
+      out[2] = Tensor::zeros({5});
       expect_invalid([&] { all_gather(out, t); },
-                     "all_gather: outputs[1] holds 4 int32 elements; expected 4 float32 elements, like input"); }
-    { auto out = list(3, 4); out[0] = on_gpu;
-      expect_invalid([&] { all_gather(out, t); },
-                     "all_gather: outputs[0] is on cuda:0; the native backend works on cpu tensors"); }
+                     "all_gather: outputs[2] holds 5 float32 elements; expected 4 float32 "
+                     "elements, like input");
+    }
+    {
+      auto out = list(3, 4);
+      out[1] = Tensor::zeros({4}, DType::Int32);
+      expect_invalid(
+          [&] { all_gather(out, t); },
+          "all_gather: outputs[1] holds 4 int32 elements; expected 4 float32 elements, like input");
+    }
+    {
+      auto out = list(3, 4);
+      out[0] = on_gpu;
+      expect_invalid(
+          [&] { all_gather(out, t); },
+          "all_gather: outputs[0] is on cuda:0; the native backend works on cpu tensors");
+    }
     if (rank == 0) {
       auto g = list(4, 4);
       expect_invalid([&] { gather(t, g, 0); },
                      "gather: gather_list has 4 tensors; expected 3, one per rank of the group");
       auto s = list(3, 1);
       expect_invalid([&] { scatter(t, s, 0); },
-                     "scatter: scatter_list[0] holds 1 float32 element; expected 4 float32 elements, like output");
+                     "scatter: scatter_list[0] holds 1 float32 element; expected 4 float32 "
+                     "elements, like output");
     }
-    { auto in = list(3, 3); expect_invalid([&] { reduce_scatter(t, in); },
-                   "reduce_scatter: inputs[0] holds 3 float32 elements; expected 4 float32 elements, like output"); }
-    { auto in = list(3, 4), out = list(1, 4);
+    {
+      auto in = list(3, 3);
+      expect_invalid([&] { reduce_scatter(t, in); },
+                     "reduce_scatter: inputs[0] holds 3 float32 elements; expected 4 float32 "
+                     "elements, like output");
+    }
+    {
+      auto in = list(3, 4), out = list(1, 4);
       expect_invalid([&] { all_to_all(out, in); },
-                     "all_to_all: outputs has 1 tensor; expected 3, one per rank of the group"); }
-    { auto in = list(3, 4), out = list(3, 4); out[1] = Tensor::zeros({4}, DType::Float64);
+                     "all_to_all: outputs has 1 tensor; expected 3, one per rank of the group");
+    }
+    {
+      auto in = list(3, 4), out = list(3, 4);
+      out[1] = Tensor::zeros({4}, DType::Float64);
       expect_invalid([&] { all_to_all(out, in); },
-                     "all_to_all: outputs[1] is float64; expected float32, like inputs[0]"); }
-    { auto in = list(3, 4), out = list(3, 4); out[static_cast<size_t>(rank)] = Tensor::zeros({2});
-      expect_invalid([&] { all_to_all(out, in); },
-                     "all_to_all: outputs[" + std::to_string(rank) + "] holds 2 float32 elements; expected 4 "
-                     "float32 elements, like inputs[" + std::to_string(rank) +
-                     "] (this rank's message to itself)"); }
+                     "all_to_all: outputs[1] is float64; expected float32, like inputs[0]");
+    }
+    {
+      auto in = list(3, 4), out = list(3, 4);
+      out[static_cast<size_t>(rank)] = Tensor::zeros({2});
+      expect_invalid([&] { all_to_all(out, in); }, "all_to_all: outputs[" + std::to_string(rank) +
+                                                       "] holds 2 float32 elements; expected 4 "
+                                                       "float32 elements, like inputs[" +
+                                                       std::to_string(rank) +
+                                                       "] (this rank's message to itself)");
+    }
 
     // Groups: bad lists, non-members.
-    expect_invalid([&] { new_group({0, 3}); },
-                   "new_group: rank 3 is not a rank of the world (a world of 3); ranks given: [0, 3]");
+    expect_invalid(
+        [&] {
+          new_group({0, 3});
+        },
+        "new_group: rank 3 is not a rank of the world (a world of 3); ranks given: [0, 3]");
     expect_invalid([&] { new_group({1, 0, 1}); }, "new_group: rank 1 appears twice in [1, 0, 1]");
     Group pair = new_group({2, 0});
     if (rank == 1) {
@@ -169,11 +214,13 @@ TEST(ChecksTest, EveryArgumentIsCheckedBeforeAnythingIsSent) {
     // Nothing was sent and no operation number was used: the ranks still agree.
     Tensor sum = Tensor::full({4}, rank + 1);
     all_reduce(sum);
-    expect_tensor(sum, [](int64_t) { return 6.0; }, "all_reduce after the rejected calls");
+    expect_tensor(
+        sum, [](int64_t) { return 6.0; }, "all_reduce after the rejected calls");
     if (pair.is_member()) {
       Tensor p = Tensor::full({2}, rank);
       all_reduce(p, ReduceOp::SUM, pair);
-      expect_tensor(p, [](int64_t) { return 2.0; }, "the pair's all_reduce");
+      expect_tensor(
+          p, [](int64_t) { return 2.0; }, "the pair's all_reduce");
     }
     destroy_process_group();
   });

@@ -3,13 +3,12 @@
 // (ConnectionError naming it), an operation past the group's timeout
 // (TimeoutError naming the operation and the missing rank), receives into
 // too small a tensor, and the sticky failure that follows.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "baton/baton.hpp"
 #include "baton/distributed.hpp"
@@ -115,26 +114,29 @@ TEST(ErrorsTest, DifferentDTypesFailEveryRank) {
 
 TEST(ErrorsTest, KilledRankFailsThePendingWorkOfEveryOtherRank) {
   JobDir dir;
-  const auto results = try_run_ranks(3, [&](int rank, int n) {
-    init_process_group(options_for(dir, rank, n, seconds(30)));
-    Tensor warm = Tensor::ones({8});
-    all_reduce(warm);  // every connection is up and used
-    Tensor big = Tensor::ones({1 << 22});
-    if (rank == 2) {
-      Work started = all_reduce(big, ReduceOp::SUM, world(), async_op);
-      ::raise(SIGKILL);  // dies with its collective in flight
-    }
-    const auto start = Clock::now();
-    Work work = all_reduce(big, ReduceOp::SUM, world(), async_op);
-    const std::string message = message_of<ConnectionError>([&] { work.wait(); });
-    EXPECT_TRUE(contains(message, "rank 2")) << message;
-    EXPECT_LT(seconds_since(start), 10.0) << "the failure took too long to surface";
-    EXPECT_TRUE(work.is_completed());
-    EXPECT_FALSE(work.is_success());
-    // Later operations fail at once too.
-    EXPECT_THROW(barrier(), ConnectionError);
-    destroy_process_group();
-  }, {.mode = RankMode::kProcesses, .timeout = seconds(60)});
+  const auto results = try_run_ranks(
+      3,
+      [&](int rank, int n) {
+        init_process_group(options_for(dir, rank, n, seconds(30)));
+        Tensor warm = Tensor::ones({8});
+        all_reduce(warm);  // every connection is up and used
+        Tensor big = Tensor::ones({1 << 22});
+        if (rank == 2) {
+          Work started = all_reduce(big, ReduceOp::SUM, world(), async_op);
+          ::raise(SIGKILL);  // dies with its collective in flight
+        }
+        const auto start = Clock::now();
+        Work work = all_reduce(big, ReduceOp::SUM, world(), async_op);
+        const std::string message = message_of<ConnectionError>([&] { work.wait(); });
+        EXPECT_TRUE(contains(message, "rank 2")) << message;
+        EXPECT_LT(seconds_since(start), 10.0) << "the failure took too long to surface";
+        EXPECT_TRUE(work.is_completed());
+        EXPECT_FALSE(work.is_success());
+        // Later operations fail at once too.
+        EXPECT_THROW(barrier(), ConnectionError);
+        destroy_process_group();
+      },
+      {.mode = RankMode::kProcesses, .timeout = seconds(60)});
   ASSERT_EQ(results.size(), 3u);
   EXPECT_TRUE(results[0].ok) << results[0].what;
   EXPECT_TRUE(results[1].ok) << results[1].what;
@@ -176,8 +178,9 @@ TEST(ErrorsTest, ReceivePastTheTimeoutFails) {
     if (rank == 0) {
       Tensor t = Tensor::zeros({4});
       const std::string message = message_of<TimeoutError>([&] { recv(t, 1, world(), 6); });
-      EXPECT_EQ(message, "recv from rank 1 (tag 6) on world did not complete within the group's "
-                         "timeout of 1 s");
+      EXPECT_EQ(message,
+                "recv from rank 1 (tag 6) on world did not complete within the group's "
+                "timeout of 1 s");
       side.set("rank0-done", "1");
     } else {
       side.get("rank0-done");
@@ -200,7 +203,8 @@ TEST(ErrorsTest, ReceiveIntoTooSmallATensorNamesBothSizes) {
     // Not a group failure: the group still works.
     Tensor t = Tensor::ones({3});
     all_reduce(t);
-    expect_tensor(t, [](int64_t) { return 2.0; }, "all_reduce after the failed recv");
+    expect_tensor(
+        t, [](int64_t) { return 2.0; }, "all_reduce after the failed recv");
     destroy_process_group();
   });
 }
@@ -216,7 +220,8 @@ TEST(ErrorsTest, NewGroupWithDisagreeingListsIsAMismatch) {
       Group g = new_group({0, 1});
       Tensor t = Tensor::ones({2});
       all_reduce(t, ReduceOp::SUM, g);
-      expect_tensor(t, [](int64_t) { return 2.0; }, "the pair's all_reduce");
+      expect_tensor(
+          t, [](int64_t) { return 2.0; }, "the pair's all_reduce");
     }
     destroy_process_group();
   });

@@ -39,13 +39,12 @@ void BackendSuite::run(const std::function<void(int, int)>& body,
 
 void BackendSuite::run_plain(int n, const std::function<void(int, int)>& body,
                              std::chrono::milliseconds timeout) {
-  run_ranks(
-      n,
-      [&](int rank, int size) {
-        apply_env();
-        body(rank, size);
-      },
-      {.mode = RankMode::kProcesses, .timeout = timeout});
+  run_ranks(n,
+            [&](int rank, int size) {
+              apply_env();
+              body(rank, size);
+            },
+            {.mode = RankMode::kProcesses, .timeout = timeout});
 }
 
 std::string suite_param_name(const ::testing::TestParamInfo<SuiteParam>& info) {
@@ -61,7 +60,8 @@ std::string where(int rank, int n, const std::string& what) {
 std::vector<Tensor> tensor_list(int n, int64_t count, DType dtype,
                                 const std::function<double(int j, int64_t i)>& f) {
   std::vector<Tensor> list;
-  for (int j = 0; j < n; ++j) list.push_back(make_tensor(count, dtype, [&](int64_t i) { return f(j, i); }));
+  for (int j = 0; j < n; ++j)
+    list.push_back(make_tensor(count, dtype, [&](int64_t i) { return f(j, i); }));
   return list;
 }
 
@@ -69,8 +69,7 @@ std::vector<Tensor> tensor_list(int n, int64_t count, DType dtype,
 // async (issued back to back, then waited on), and checks every result.
 void check_every_collective(int rank, int n, int64_t count, bool async) {
   const AsyncOp mode = async ? async_op : AsyncOp{};
-  const std::string label =
-      "count " + std::to_string(count) + (async ? ", async" : ", blocking");
+  const std::string label = "count " + std::to_string(count) + (async ? ", async" : ", blocking");
   std::vector<Work> works;
   auto issued = [&](Work work) {
     if (async) {
@@ -99,22 +98,24 @@ void check_every_collective(int rank, int n, int64_t count, bool async) {
   issued(all_gather(ag_out, ag_in, world(), mode));
 
   const int gather_root = static_cast<int>((count + 2) % n);
-  Tensor g_in = make_tensor(c, DType::Int64, [&](int64_t i) { return 1000.0 * rank + static_cast<double>(i); });
+  Tensor g_in = make_tensor(c, DType::Int64,
+                            [&](int64_t i) { return 1000.0 * rank + static_cast<double>(i); });
   std::vector<Tensor> g_out;
-  if (rank == gather_root) g_out = tensor_list(n, c, DType::Int64, [](int, int64_t) { return -1.0; });
+  if (rank == gather_root)
+    g_out = tensor_list(n, c, DType::Int64, [](int, int64_t) { return -1.0; });
   issued(gather(g_in, g_out, gather_root, world(), mode));
 
   const int scatter_root = static_cast<int>((count + 3) % n);
   std::vector<Tensor> s_in;
   if (rank == scatter_root) {
-    s_in = tensor_list(n, c, DType::Int32, [](int j, int64_t i) { return 7.0 * j + static_cast<double>(i % 100); });
+    s_in = tensor_list(n, c, DType::Int32,
+                       [](int j, int64_t i) { return 7.0 * j + static_cast<double>(i % 100); });
   }
   Tensor s_out = make_tensor(c, DType::Int32, [](int64_t) { return -1.0; });
   issued(scatter(s_out, s_in, scatter_root, world(), mode));
 
-  std::vector<Tensor> rs_in = tensor_list(n, c, DType::Float32, [&](int j, int64_t i) {
-    return pattern_value(rank, i + j * c);
-  });
+  std::vector<Tensor> rs_in = tensor_list(
+      n, c, DType::Float32, [&](int j, int64_t i) { return pattern_value(rank, i + j * c); });
   Tensor rs_out = make_tensor(c, DType::Float32, [](int64_t) { return -1.0; });
   issued(reduce_scatter(rs_out, rs_in, ReduceOp::SUM, world(), mode));
 
@@ -137,36 +138,51 @@ void check_every_collective(int rank, int n, int64_t count, bool async) {
     EXPECT_TRUE(work.is_success());
   }
 
-  expect_tensor(bcast, [&](int64_t i) { return pattern_value(bcast_root, i); },
-                where(rank, n, "broadcast, " + label));
-  expect_tensor(allred, [&](int64_t i) {
-    return fold(ReduceOp::SUM, DType::Float32, n, [&](int r) { return pattern_value(r, i); });
-  }, where(rank, n, "all_reduce, " + label));
+  expect_tensor(
+      bcast, [&](int64_t i) { return pattern_value(bcast_root, i); },
+      where(rank, n, "broadcast, " + label));
+  expect_tensor(
+      allred,
+      [&](int64_t i) {
+        return fold(ReduceOp::SUM, DType::Float32, n, [&](int r) { return pattern_value(r, i); });
+      },
+      where(rank, n, "all_reduce, " + label));
   if (rank == reduce_root) {
-    expect_tensor(red, [&](int64_t i) {
-      return fold(ReduceOp::MAX, DType::Int32, n, [&](int r) { return pattern_value(r, i); });
-    }, where(rank, n, "reduce, " + label));
+    expect_tensor(
+        red,
+        [&](int64_t i) {
+          return fold(ReduceOp::MAX, DType::Int32, n, [&](int r) { return pattern_value(r, i); });
+        },
+        where(rank, n, "reduce, " + label));
   }
   for (int j = 0; j < n; ++j) {
-    expect_tensor(ag_out[static_cast<size_t>(j)], [&](int64_t i) { return pattern_value(j, i); },
-                  where(rank, n, "all_gather outputs[" + std::to_string(j) + "], " + label));
+    expect_tensor(
+        ag_out[static_cast<size_t>(j)], [&](int64_t i) { return pattern_value(j, i); },
+        where(rank, n, "all_gather outputs[" + std::to_string(j) + "], " + label));
   }
   if (rank == gather_root) {
     for (int j = 0; j < n; ++j) {
-      expect_tensor(g_out[static_cast<size_t>(j)],
-                    [&](int64_t i) { return 1000.0 * j + static_cast<double>(i); },
-                    where(rank, n, "gather gather_list[" + std::to_string(j) + "], " + label));
+      expect_tensor(
+          g_out[static_cast<size_t>(j)],
+          [&](int64_t i) { return 1000.0 * j + static_cast<double>(i); },
+          where(rank, n, "gather gather_list[" + std::to_string(j) + "], " + label));
     }
   }
-  expect_tensor(s_out, [&](int64_t i) { return 7.0 * rank + static_cast<double>(i % 100); },
-                where(rank, n, "scatter, " + label));
-  expect_tensor(rs_out, [&](int64_t i) {
-    return fold(ReduceOp::SUM, DType::Float32, n, [&](int r) { return pattern_value(r, i + rank * c); });
-  }, where(rank, n, "reduce_scatter, " + label));
+  expect_tensor(
+      s_out, [&](int64_t i) { return 7.0 * rank + static_cast<double>(i % 100); },
+      where(rank, n, "scatter, " + label));
+  expect_tensor(
+      rs_out,
+      [&](int64_t i) {
+        return fold(ReduceOp::SUM, DType::Float32, n,
+                    [&](int r) { return pattern_value(r, i + rank * c); });
+      },
+      where(rank, n, "reduce_scatter, " + label));
   for (int j = 0; j < n; ++j) {
-    expect_tensor(a2a_out[static_cast<size_t>(j)], [&](int64_t i) {
-      return 100.0 * j + rank + static_cast<double>(i % 1000) * 1000.0;
-    }, where(rank, n, "all_to_all outputs[" + std::to_string(j) + "], " + label));
+    expect_tensor(
+        a2a_out[static_cast<size_t>(j)],
+        [&](int64_t i) { return 100.0 * j + rank + static_cast<double>(i % 1000) * 1000.0; },
+        where(rank, n, "all_to_all outputs[" + std::to_string(j) + "], " + label));
   }
 }
 
@@ -189,10 +205,12 @@ TEST_P(BackendSuite, EveryCollectiveSmallCounts) {
 // Every collective on more than 1 Mi elements (the pipelined paths).
 TEST_P(BackendSuite, EveryCollectiveLargeCount) {
   if (!one_of(world_size(), {1, 2, 3, 5, 8})) GTEST_SKIP() << "sampled world sizes: 1, 2, 3, 5, 8";
-  run([](int rank, int n) {
-    const int64_t count = (int64_t{1} << 20) + 3;
-    check_every_collective(rank, n, count, n == 3);
-  }, std::chrono::seconds(150));
+  run(
+      [](int rank, int n) {
+        const int64_t count = (int64_t{1} << 20) + 3;
+        check_every_collective(rank, n, count, n == 3);
+      },
+      std::chrono::seconds(150));
 }
 
 // Every dtype x every reduce op it supports, for all_reduce (under both of
@@ -200,72 +218,90 @@ TEST_P(BackendSuite, EveryCollectiveLargeCount) {
 // collectives for every dtype.
 TEST_P(BackendSuite, EveryDTypeAndReduceOp) {
   if (!one_of(world_size(), {2, 3, 5})) GTEST_SKIP() << "sampled world sizes: 2, 3, 5";
-  run([](int rank, int n) {
-    for (const char* algo : {"recursive_doubling", "ring"}) {
-      ::setenv("BATON_ALGO_ALL_REDUCE", algo, 1);
-      for (DType dtype : kAllDTypes) {
-        for (ReduceOp op : kAllReduceOps) {
-          if (!supports(op, dtype)) continue;
-          const auto value = values_for(op, dtype);
-          const std::string label = std::string(dtype_name(dtype)) + " " +
-                                    std::string(reduce_op_name(op)) + " (" + algo + ")";
-          for (int64_t count : {3, 1000}) {
-            Tensor t = make_tensor(count, dtype, [&](int64_t i) { return value(rank, i); });
-            all_reduce(t, op);
-            expect_tensor(t, [&](int64_t i) {
-              return fold(op, dtype, n, [&](int r) { return value(r, i); });
-            }, where(rank, n, "all_reduce " + label + " count " + std::to_string(count)));
+  run(
+      [](int rank, int n) {
+        for (const char* algo : {"recursive_doubling", "ring"}) {
+          ::setenv("BATON_ALGO_ALL_REDUCE", algo, 1);
+          for (DType dtype : kAllDTypes) {
+            for (ReduceOp op : kAllReduceOps) {
+              if (!supports(op, dtype)) continue;
+              const auto value = values_for(op, dtype);
+              const std::string label = std::string(dtype_name(dtype)) + " " +
+                                        std::string(reduce_op_name(op)) + " (" + algo + ")";
+              for (int64_t count : {3, 1000}) {
+                Tensor t = make_tensor(count, dtype, [&](int64_t i) { return value(rank, i); });
+                all_reduce(t, op);
+                expect_tensor(
+                    t,
+                    [&](int64_t i) {
+                      return fold(op, dtype, n, [&](int r) { return value(r, i); });
+                    },
+                    where(rank, n, "all_reduce " + label + " count " + std::to_string(count)));
+              }
+              if (std::string(algo) == "ring") continue;  // the rest does not depend on it
+
+              Tensor r = make_tensor(1000, dtype, [&](int64_t i) { return value(rank, i); });
+              const int root = n - 1;
+              reduce(r, root, op);
+              if (rank == root) {
+                expect_tensor(
+                    r,
+                    [&](int64_t i) {
+                      return fold(op, dtype, n, [&](int q) { return value(q, i); });
+                    },
+                    where(rank, n, "reduce " + label));
+              }
+
+              std::vector<Tensor> inputs;
+              for (int j = 0; j < n; ++j) {
+                inputs.push_back(
+                    make_tensor(5, dtype, [&](int64_t i) { return value(rank, i + 5 * j); }));
+              }
+              Tensor out = Tensor::zeros({5}, dtype);
+              reduce_scatter(out, inputs, op);
+              expect_tensor(
+                  out,
+                  [&](int64_t i) {
+                    return fold(op, dtype, n, [&](int q) { return value(q, i + 5 * rank); });
+                  },
+                  where(rank, n, "reduce_scatter " + label));
+            }
+
+            if (std::string(algo) == "ring") continue;
+            const std::string label = std::string(dtype_name(dtype));
+            auto mine = [&](int r, int64_t i) {
+              return dtype == DType::Bool ? bool_value(r, i) : pattern_value(r, i);
+            };
+            Tensor b =
+                make_tensor(3, dtype, [&](int64_t i) { return rank == 0 ? mine(0, i) : 0.0; });
+            broadcast(b, 0);
+            expect_tensor(
+                b, [&](int64_t i) { return mine(0, i); }, where(rank, n, "broadcast " + label));
+
+            Tensor in = make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i); });
+            std::vector<Tensor> outs;
+            for (int j = 0; j < n; ++j) outs.push_back(Tensor::zeros({3}, dtype));
+            all_gather(outs, in);
+            for (int j = 0; j < n; ++j) {
+              expect_tensor(
+                  outs[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i); },
+                  where(rank, n, "all_gather " + label));
+            }
+            std::vector<Tensor> a2a_in, a2a_out;
+            for (int j = 0; j < n; ++j) {
+              a2a_in.push_back(make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i + j); }));
+              a2a_out.push_back(Tensor::zeros({3}, dtype));
+            }
+            all_to_all(a2a_out, a2a_in);
+            for (int j = 0; j < n; ++j) {
+              expect_tensor(
+                  a2a_out[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i + rank); },
+                  where(rank, n, "all_to_all " + label));
+            }
           }
-          if (std::string(algo) == "ring") continue;  // the rest does not depend on it
-
-          Tensor r = make_tensor(1000, dtype, [&](int64_t i) { return value(rank, i); });
-          const int root = n - 1;
-          reduce(r, root, op);
-          if (rank == root) {
-            expect_tensor(r, [&](int64_t i) {
-              return fold(op, dtype, n, [&](int q) { return value(q, i); });
-            }, where(rank, n, "reduce " + label));
-          }
-
-          std::vector<Tensor> inputs;
-          for (int j = 0; j < n; ++j) {
-            inputs.push_back(make_tensor(5, dtype, [&](int64_t i) { return value(rank, i + 5 * j); }));
-          }
-          Tensor out = Tensor::zeros({5}, dtype);
-          reduce_scatter(out, inputs, op);
-          expect_tensor(out, [&](int64_t i) {
-            return fold(op, dtype, n, [&](int q) { return value(q, i + 5 * rank); });
-          }, where(rank, n, "reduce_scatter " + label));
         }
-
-        if (std::string(algo) == "ring") continue;
-        const std::string label = std::string(dtype_name(dtype));
-        auto mine = [&](int r, int64_t i) { return dtype == DType::Bool ? bool_value(r, i) : pattern_value(r, i); };
-        Tensor b = make_tensor(3, dtype, [&](int64_t i) { return rank == 0 ? mine(0, i) : 0.0; });
-        broadcast(b, 0);
-        expect_tensor(b, [&](int64_t i) { return mine(0, i); }, where(rank, n, "broadcast " + label));
-
-        Tensor in = make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i); });
-        std::vector<Tensor> outs;
-        for (int j = 0; j < n; ++j) outs.push_back(Tensor::zeros({3}, dtype));
-        all_gather(outs, in);
-        for (int j = 0; j < n; ++j) {
-          expect_tensor(outs[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i); },
-                        where(rank, n, "all_gather " + label));
-        }
-        std::vector<Tensor> a2a_in, a2a_out;
-        for (int j = 0; j < n; ++j) {
-          a2a_in.push_back(make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i + j); }));
-          a2a_out.push_back(Tensor::zeros({3}, dtype));
-        }
-        all_to_all(a2a_out, a2a_in);
-        for (int j = 0; j < n; ++j) {
-          expect_tensor(a2a_out[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i + rank); },
-                        where(rank, n, "all_to_all " + label));
-        }
-      }
-    }
-  }, std::chrono::seconds(120));
+      },
+      std::chrono::seconds(120));
 }
 
 // send/recv/isend/irecv: a ring, tags out of order, the non-overtaking rule,
@@ -284,7 +320,8 @@ TEST_P(BackendSuite, PointToPoint) {
       recv(in, prev);
       send(out, next);
     }
-    expect_tensor(in, [&](int64_t) { return prev; }, where(rank, n, "ring recv"));
+    expect_tensor(
+        in, [&](int64_t) { return prev; }, where(rank, n, "ring recv"));
 
     // Tags: rank 0 sends tag 5 then tag 7 to rank 1; rank 1 receives 7 first.
     if (rank == 0) {
@@ -302,8 +339,10 @@ TEST_P(BackendSuite, PointToPoint) {
       b.wait();
       a.wait();
       EXPECT_EQ(b.source_rank(), 0);
-      expect_tensor(seven, [](int64_t) { return 7.0; }, "tag 7");
-      expect_tensor(five, [](int64_t) { return 5.0; }, "tag 5");
+      expect_tensor(
+          seven, [](int64_t) { return 7.0; }, "tag 7");
+      expect_tensor(
+          five, [](int64_t) { return 5.0; }, "tag 5");
     }
 
     // Non-overtaking: 50 messages with one tag arrive in the order sent.
@@ -320,7 +359,8 @@ TEST_P(BackendSuite, PointToPoint) {
       for (int k = 0; k < kMessages; ++k) {
         Tensor t = Tensor::full({k % 7}, -1, DType::Int64);
         recv(t, n - 1, world(), 3);
-        expect_tensor(t, [&](int64_t) { return k; }, "message " + std::to_string(k));
+        expect_tensor(
+            t, [&](int64_t) { return k; }, "message " + std::to_string(k));
       }
     }
 
@@ -347,7 +387,8 @@ TEST_P(BackendSuite, PointToPoint) {
       Work b = irecv(big, 1, world(), 12);
       e.wait();
       b.wait();
-      expect_tensor(big, [](int64_t i) { return static_cast<double>(i % 1000); }, "large message");
+      expect_tensor(
+          big, [](int64_t i) { return static_cast<double>(i % 1000); }, "large message");
     } else if (rank == 1) {
       send(Tensor::empty({0}, DType::Float32), 0, world(), 11);
       Tensor big = make_tensor((1 << 20) + 5, DType::Float32,
@@ -391,9 +432,11 @@ TEST_P(BackendSuite, NewGroupIsolation) {
     gw.wait();
     int64_t group_sum = 0;
     for (int r : members) group_sum += r + 1;
-    expect_tensor(w, [&](int64_t) { return n * (n + 1) / 2; }, where(rank, n, "world all_reduce"));
-    expect_tensor(g, [&](int64_t) { return static_cast<double>(group_sum); },
-                  where(rank, n, "group all_reduce"));
+    expect_tensor(
+        w, [&](int64_t) { return n * (n + 1) / 2; }, where(rank, n, "world all_reduce"));
+    expect_tensor(
+        g, [&](int64_t) { return static_cast<double>(group_sum); },
+        where(rank, n, "group all_reduce"));
 
     // Point to point in group ranks: group rank 0 sends to group rank 1.
     if (members.size() >= 2) {
@@ -403,7 +446,8 @@ TEST_P(BackendSuite, NewGroupIsolation) {
         Tensor t = Tensor::zeros({2}, DType::Int32);
         Work work = recv(t, ANY_SOURCE, mine);
         EXPECT_EQ(work.source_rank(), 0);
-        expect_tensor(t, [&](int64_t) { return members[0]; }, "group p2p");
+        expect_tensor(
+            t, [&](int64_t) { return members[0]; }, "group p2p");
       }
     }
 
@@ -411,7 +455,8 @@ TEST_P(BackendSuite, NewGroupIsolation) {
     if (pair.is_member()) {
       Tensor t = Tensor::full({3}, rank, DType::Float32);
       broadcast(t, 0, pair);
-      expect_tensor(t, [&](int64_t) { return n - 1; }, "pair broadcast");
+      expect_tensor(
+          t, [&](int64_t) { return n - 1; }, "pair broadcast");
     } else {
       Tensor t = Tensor::zeros({3});
       EXPECT_THROW(broadcast(t, 0, pair), InvalidArgument);
@@ -435,8 +480,9 @@ TEST_P(BackendSuite, ConcurrentGroupsFromTwoThreads) {
         Tensor t = Tensor::full({257}, rank + salt * k, DType::Int64);
         all_reduce(t, ReduceOp::SUM, group);
         const double want = n * (n - 1) / 2.0 + static_cast<double>(n) * salt * k;
-        expect_tensor(t, [&](int64_t) { return want; },
-                      where(rank, n, "group salt " + std::to_string(salt) + " round " + std::to_string(k)));
+        expect_tensor(
+            t, [&](int64_t) { return want; },
+            where(rank, n, "group salt " + std::to_string(salt) + " round " + std::to_string(k)));
         if (k % 8 == 0) barrier(group);
       }
     };
@@ -459,7 +505,9 @@ TEST_P(BackendSuite, DestroyThenReinit) {
       Group g = new_group({});
       Tensor t = Tensor::full({5}, round + rank, DType::Int32);
       all_reduce(t, ReduceOp::SUM, g);
-      expect_tensor(t, [&](int64_t) { return n * round + n * (n - 1) / 2; }, "round " + std::to_string(round));
+      expect_tensor(
+          t, [&](int64_t) { return n * round + n * (n - 1) / 2; },
+          "round " + std::to_string(round));
       Group w = world();
       destroy_process_group();
       EXPECT_FALSE(is_initialized());
@@ -485,7 +533,8 @@ TEST_P(BackendSuite, TcpInitMethod) {
     init_process_group(options);
     Tensor t = Tensor::full({3}, 1, DType::Float32);
     all_reduce(t, ReduceOp::SUM);
-    expect_tensor(t, [&](int64_t) { return n; }, "tcp:// all_reduce");
+    expect_tensor(
+        t, [&](int64_t) { return n; }, "tcp:// all_reduce");
     destroy_process_group();
   });
 }

@@ -19,6 +19,8 @@
 // Thread safety: GoogleTest fixtures, used from the test's main thread.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <ostream>
@@ -26,8 +28,6 @@
 #include <tuple>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "baton/distributed.hpp"
 #include "tests/backends/suite_support.hpp"
@@ -42,7 +42,9 @@ struct BackendParam {
 };
 
 // GoogleTest prints a parameter by its name.
-inline void PrintTo(const BackendParam& param, std::ostream* os) { *os << param.name; }
+inline void PrintTo(const BackendParam& param, std::ostream* os) {
+  *os << param.name;
+}
 
 using SuiteParam = std::tuple<BackendParam, int>;  // backend, world size
 
@@ -75,9 +77,9 @@ std::string suite_param_name(const ::testing::TestParamInfo<SuiteParam>& info);
 }  // namespace baton::testing
 
 // One instantiation of the suite: a prefix for test names and a BackendParam.
-#define BATON_INSTANTIATE_BACKEND_SUITE(prefix, ...)                                       \
-  INSTANTIATE_TEST_SUITE_P(                                                                \
-      prefix, BackendSuite,                                                                \
-      ::testing::Combine(::testing::Values(::baton::testing::BackendParam __VA_ARGS__),     \
-                         ::testing::ValuesIn(::baton::testing::kSuiteWorldSizes)),         \
+#define BATON_INSTANTIATE_BACKEND_SUITE(prefix, ...)                                    \
+  INSTANTIATE_TEST_SUITE_P(                                                             \
+      prefix, BackendSuite,                                                             \
+      ::testing::Combine(::testing::Values(::baton::testing::BackendParam __VA_ARGS__), \
+                         ::testing::ValuesIn(::baton::testing::kSuiteWorldSizes)),      \
       ::baton::testing::suite_param_name)

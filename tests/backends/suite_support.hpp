@@ -6,6 +6,12 @@
 // are pure functions.
 #pragma once
 
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,13 +19,6 @@
 #include <filesystem>
 #include <functional>
 #include <string>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "baton/baton.hpp"
 #include "baton/distributed.hpp"
@@ -75,12 +74,16 @@ inline double pattern_value(int rank, int64_t i) {
   return static_cast<double>((rank * 7 + i * 3) % 11 + 1);
 }
 // For PRODUCT: 1s and 2s, so products over three ranks stay below 2^4.
-inline double product_value(int rank, int64_t i) { return ((rank + i) % 3 == 0) ? 2.0 : 1.0; }
+inline double product_value(int rank, int64_t i) {
+  return ((rank + i) % 3 == 0) ? 2.0 : 1.0;
+}
 // For Bool and the bitwise ops: a mix of bit patterns.
 inline double bits_value(int rank, int64_t i) {
   return static_cast<double>(((rank + 1) * 37 + i * 11) % 100);
 }
-inline double bool_value(int rank, int64_t i) { return ((rank + i) % 3 == 0) ? 1.0 : 0.0; }
+inline double bool_value(int rank, int64_t i) {
+  return ((rank + i) % 3 == 0) ? 1.0 : 0.0;
+}
 
 // The per-rank value generator the dtype x op sweep uses for (op, dtype).
 inline std::function<double(int, int64_t)> values_for(ReduceOp op, DType dtype) {
@@ -118,7 +121,8 @@ inline Tensor make_tensor(int64_t count, DType dtype, const std::function<double
 inline double round_to(DType dtype, double v) {
   switch (dtype) {
     case DType::Float32: return static_cast<double>(static_cast<float>(v));
-    case DType::Float16: return static_cast<double>(static_cast<float>(Half(static_cast<float>(v))));
+    case DType::Float16:
+      return static_cast<double>(static_cast<float>(Half(static_cast<float>(v))));
     case DType::BFloat16:
       return static_cast<double>(static_cast<float>(BFloat16(static_cast<float>(v))));
     case DType::Int8: return static_cast<double>(static_cast<int8_t>(static_cast<int64_t>(v)));

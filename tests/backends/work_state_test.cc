@@ -3,10 +3,10 @@
 // registry's answers for unknown and absent backends.
 #include "backends/work_state.hpp"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "backends/registry.hpp"
 #include "baton/error.hpp"
@@ -51,7 +51,8 @@ TEST(WorkTest, WaitRethrowsTheErrorEveryTime) {
   auto state = pending();
   Work work(state);
   Work copy = work;
-  state->fail(std::make_exception_ptr(MismatchError("rank 0 runs all_reduce but rank 1 sent broadcast")));
+  state->fail(
+      std::make_exception_ptr(MismatchError("rank 0 runs all_reduce but rank 1 sent broadcast")));
   EXPECT_FALSE(state->complete());
   EXPECT_TRUE(copy.is_completed());
   EXPECT_FALSE(copy.is_success());
@@ -101,24 +102,25 @@ TEST(WorkTest, ManyWaitersAllWake) {
 TEST(WorkTest, WaitPastTheGroupTimeoutFailsWithTimeoutAndRunsTheHookOnce) {
   std::atomic<int> hooks{0};
   std::string hook_message;
-  auto state = std::make_shared<WorkState>(WorkState::Options{
-      .description = "recv from rank 1 (tag 0) on world",
-      .wait_timeout = milliseconds(50),
-      .on_expiry = [&](std::exception_ptr why) {
-        ++hooks;
-        try {
-          std::rethrow_exception(why);
-        } catch (const TimeoutError& e) {
-          hook_message = e.what();
-        }
-      }});
+  auto state = std::make_shared<WorkState>(
+      WorkState::Options{.description = "recv from rank 1 (tag 0) on world",
+                         .wait_timeout = milliseconds(50),
+                         .on_expiry = [&](std::exception_ptr why) {
+                           ++hooks;
+                           try {
+                             std::rethrow_exception(why);
+                           } catch (const TimeoutError& e) {
+                             hook_message = e.what();
+                           }
+                         }});
   Work work(state);
   try {
     work.wait();
     ADD_FAILURE() << "wait() returned";
   } catch (const TimeoutError& e) {
-    EXPECT_STREQ(e.what(),
-                 "recv from rank 1 (tag 0) on world did not complete within the group's timeout of 50 ms");
+    EXPECT_STREQ(
+        e.what(),
+        "recv from rank 1 (tag 0) on world did not complete within the group's timeout of 50 ms");
   }
   EXPECT_THROW(work.wait(), TimeoutError);  // sticky, and the hook does not run again
   EXPECT_EQ(hooks.load(), 1);
@@ -126,9 +128,9 @@ TEST(WorkTest, WaitPastTheGroupTimeoutFailsWithTimeoutAndRunsTheHookOnce) {
 }
 
 TEST(WorkTest, DeadlineBoundsTheWait) {
-  auto state = std::make_shared<WorkState>(WorkState::Options{
-      .description = "barrier #2 on world",
-      .deadline = std::chrono::steady_clock::now() + milliseconds(20)});
+  auto state = std::make_shared<WorkState>(
+      WorkState::Options{.description = "barrier #2 on world",
+                         .deadline = std::chrono::steady_clock::now() + milliseconds(20)});
   Work work(state);
   try {
     work.wait();
@@ -140,7 +142,8 @@ TEST(WorkTest, DeadlineBoundsTheWait) {
 
 TEST(WorkTest, FollowsATransportRequest) {
   auto request = std::make_shared<transport::Request>();
-  Work recv(WorkState::for_request(request, true, {.description = "recv", .wait_timeout = milliseconds(5000)}));
+  Work recv(WorkState::for_request(request, true,
+                                   {.description = "recv", .wait_timeout = milliseconds(5000)}));
   EXPECT_FALSE(recv.is_completed());
   EXPECT_EQ(recv.source_rank(), -1);
   std::thread completer([request] {

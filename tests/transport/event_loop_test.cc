@@ -1,8 +1,8 @@
 // EventLoop: deferred functions, fd handlers, timers, shutdown.
 #include "transport/event_loop.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <future>

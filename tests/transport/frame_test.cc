@@ -52,12 +52,12 @@ TEST(FrameTest, LayoutIsLittleEndianAtDocumentedOffsets) {
   FrameHeader h{FrameType::kData, collective(0x0102030405060708ull, 0x1112), 0x2122};
   const FrameHeaderBytes b = encode_frame_header(h);
   EXPECT_EQ(std::to_integer<int>(b[4]), kFrameVersion);
-  EXPECT_EQ(std::to_integer<int>(b[5]), 1);   // type data
-  EXPECT_EQ(std::to_integer<int>(b[6]), 2);   // channel collective
-  EXPECT_EQ(std::to_integer<int>(b[7]), 2);   // op kind
-  EXPECT_EQ(std::to_integer<int>(b[8]), 1);   // dtype
-  EXPECT_EQ(std::to_integer<int>(b[9]), 3);   // reduce op
-  EXPECT_EQ(std::to_integer<int>(b[12]), 2);  // root, low byte first
+  EXPECT_EQ(std::to_integer<int>(b[5]), 1);      // type data
+  EXPECT_EQ(std::to_integer<int>(b[6]), 2);      // channel collective
+  EXPECT_EQ(std::to_integer<int>(b[7]), 2);      // op kind
+  EXPECT_EQ(std::to_integer<int>(b[8]), 1);      // dtype
+  EXPECT_EQ(std::to_integer<int>(b[9]), 3);      // reduce op
+  EXPECT_EQ(std::to_integer<int>(b[12]), 2);     // root, low byte first
   EXPECT_EQ(std::to_integer<int>(b[24]), 0x08);  // seq, low byte first
   EXPECT_EQ(std::to_integer<int>(b[31]), 0x01);
   EXPECT_EQ(std::to_integer<int>(b[32]), 0x12);  // tag

@@ -50,8 +50,8 @@ class TcpSetupTest : public ::testing::Test {
 UniqueFd raw_connect(const std::string& address) {
   const size_t colon = address.rfind(':');
   const auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
-  auto result = net::connect_tcp(net::resolve(address.substr(0, colon), port).front(),
-                                 Clock::now() + 10s);
+  auto result =
+      net::connect_tcp(net::resolve(address.substr(0, colon), port).front(), Clock::now() + 10s);
   if (!result.fd) throw ConnectionError("test: cannot connect to " + address);
   return std::move(result.fd);
 }
@@ -106,7 +106,7 @@ TEST_F(TcpSetupTest, StrayConnectionsDuringSetupAreRefusedAndSetupCompletes) {
                           .to_rank = 0,
                           .world_size = 2,
                           .job_id = "jobA"};
-    UniqueFd idle = raw_connect(address);  // says nothing, stays open during setup
+    UniqueFd idle = raw_connect(address);         // says nothing, stays open during setup
     { UniqueFd scanner = raw_connect(address); }  // connect, then close at once
     const std::string http = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
     expect_refused(address, std::as_bytes(std::span(http)), "an HTTP request");
@@ -157,9 +157,10 @@ TEST_F(TcpSetupTest, GarbageFromAConnectedPeerIsAProtocolErrorNamingIt) {
                                           .job_id = "jobG"});
     ASSERT_EQ(net::send_all(fd.get(), u8(hello), Clock::now() + 10s), net::IoStatus::kDone);
     tcp::HelloBytes reply{};
-    ASSERT_EQ(net::recv_all(fd.get(), std::span(reinterpret_cast<uint8_t*>(reply.data()), reply.size()),
-                            Clock::now() + 10s),
-              net::IoStatus::kDone);
+    ASSERT_EQ(
+        net::recv_all(fd.get(), std::span(reinterpret_cast<uint8_t*>(reply.data()), reply.size()),
+                      Clock::now() + 10s),
+        net::IoStatus::kDone);
     std::string why;
     const auto decoded = tcp::decode_hello(reply, &why);
     ASSERT_TRUE(decoded) << why;
@@ -187,7 +188,8 @@ TEST_F(TcpSetupTest, SetupTimeoutNamesTheRanksThatDidNotConnect) {
       make_tcp_context(store, "g", rank, 3, options);
       ADD_FAILURE() << "setup succeeded without rank 2";
     } catch (const TimeoutError& e) {
-      EXPECT_THAT(e.what(), HasSubstr("rank 2 (it never connected to rank " + std::to_string(rank)));
+      EXPECT_THAT(e.what(),
+                  HasSubstr("rank 2 (it never connected to rank " + std::to_string(rank)));
       EXPECT_THAT(e.what(), Not(HasSubstr("rank " + std::to_string(1 - rank) + " (")));
     }
     EXPECT_LT(Clock::now() - start, 10s);
@@ -218,7 +220,8 @@ TEST_F(TcpSetupTest, ContextsOfThreadsInOneProcess) {
         auto ctx = make_tcp_context(store, "threads", rank, size, options);
         std::vector<std::vector<std::byte>> in(4, std::vector<std::byte>(5000));
         std::vector<std::vector<std::byte>> out;
-        for (int p = 0; p < size; ++p) out.push_back(pattern(5000, static_cast<uint64_t>(rank * 10 + p)));
+        for (int p = 0; p < size; ++p)
+          out.push_back(pattern(5000, static_cast<uint64_t>(rank * 10 + p)));
         std::vector<RequestPtr> recvs(4), sends;
         for (int p = 0; p < size; ++p) {
           if (p == rank) continue;

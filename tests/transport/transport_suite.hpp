@@ -29,6 +29,7 @@
 #include "baton/error.hpp"
 #include "baton/file_store.hpp"
 #include "tests/support/rank_runner.hpp"
+#include "tests/transport/transport_test_util.hpp"
 #include "transport/transport.hpp"
 
 namespace baton::transport::testing {
@@ -59,87 +60,6 @@ inline std::string suite_describe_op(const OpDesc& op, uint64_t seq) {
          std::to_string(op.count) + " elements)";
 }
 
-// ---------------------------------------------------------------- helpers
-
-inline Envelope p2p(int64_t tag) {
-  Envelope e;
-  e.tag = tag;
-  return e;
-}
-
-inline Envelope coll(uint64_t seq, int64_t tag, uint8_t kind, uint64_t count, int32_t root = -1) {
-  Envelope e;
-  e.channel = Channel::kCollective;
-  e.seq = seq;
-  e.tag = tag;
-  e.op.kind = kind;
-  e.op.count = count;
-  e.op.root = root;
-  return e;
-}
-
-// Deterministic bytes for message `id`: byte i is a function of (id, i).
-inline std::vector<std::byte> pattern(size_t size, uint64_t id) {
-  std::vector<std::byte> out(size);
-  uint64_t x = id * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < size; ++i) {
-    if ((i & 7) == 0) x = x * 6364136223846793005ull + 1442695040888963407ull;
-    out[i] = static_cast<std::byte>(x >> (8 * (i & 7)));
-  }
-  return out;
-}
-
-// Checks a received buffer against pattern(size, id); reports the first bad index.
-inline void expect_pattern(const std::vector<std::byte>& got, size_t size, uint64_t id) {
-  ASSERT_GE(got.size(), size);
-  const std::vector<std::byte> want = pattern(size, id);
-  for (size_t i = 0; i < size; ++i) {
-    if (got[i] != want[i]) {
-      ADD_FAILURE() << "message " << id << " of " << size << " bytes: byte " << i << " is "
-                    << std::to_integer<int>(got[i]) << ", expected " << std::to_integer<int>(want[i]);
-      return;
-    }
-  }
-}
-
-// Waits for the request (10 s at most) and fails the test on error.
-inline void wait_ok(const RequestPtr& r, std::chrono::milliseconds timeout = 20s) {
-  ASSERT_TRUE(r->wait_until(Clock::now() + timeout)) << "request did not complete in time";
-  if (auto e = r->error()) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      FAIL() << "request failed: " << ex.what();
-    }
-  }
-}
-
-// Waits for the request and returns its error message if it is an E.
-template <class E>
-std::string wait_error(const RequestPtr& r, std::chrono::milliseconds timeout = 10s) {
-  if (!r->wait_until(Clock::now() + timeout)) return "<timed out>";
-  if (!r->error()) return "<succeeded>";
-  try {
-    std::rethrow_exception(r->error());
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<wrong error type> ") + e.what();
-  }
-}
-
-// Every rank of `size` sets "<name>/<rank>" and waits for all of them.
-inline void store_barrier(Store& store, const std::string& name, int rank, int size) {
-  store.set(name + "/" + std::to_string(rank), std::string_view("1"));
-  std::vector<std::string> keys;
-  for (int r = 0; r < size; ++r) keys.push_back(name + "/" + std::to_string(r));
-  store.wait(keys, 30s);
-}
-inline void signal(Store& store, const std::string& key) { store.set(key, std::string_view("1")); }
-inline void await(Store& store, const std::string& key) {
-  store.wait(std::vector<std::string>{key}, 30s);
-}
-
 // ---------------------------------------------------------------- fixture
 
 class TransportTest : public ::testing::TestWithParam<TransportFactory> {
@@ -163,8 +83,8 @@ class TransportTest : public ::testing::TestWithParam<TransportFactory> {
   // The outcome of every rank; the body runs in forked processes. Each call
   // uses a fresh store file, so the same group key can be set up again.
   std::vector<baton::testing::RankResult> try_run_owning(int size, const OwningBody& body,
-                                                          SuiteOptions options = {},
-                                                          std::chrono::milliseconds timeout = 60s) {
+                                                         SuiteOptions options = {},
+                                                         std::chrono::milliseconds timeout = 60s) {
     const std::string path = dir_ + "/store" + std::to_string(runs_++);
     const TransportFactory factory = GetParam();
     return baton::testing::try_run_ranks(
@@ -184,8 +104,8 @@ class TransportTest : public ::testing::TestWithParam<TransportFactory> {
         {.mode = baton::testing::RankMode::kProcesses, .timeout = timeout});
   }
   std::vector<baton::testing::RankResult> try_run(int size, const Body& body,
-                                                   SuiteOptions options = {},
-                                                   std::chrono::milliseconds timeout = 60s) {
+                                                  SuiteOptions options = {},
+                                                  std::chrono::milliseconds timeout = 60s) {
     return try_run_owning(
         size,
         [&](std::unique_ptr<Context>& context, Store& store, int rank, int world) {
@@ -439,8 +359,10 @@ TEST_P(TransportTest, AllPairsExchangeForWorldSizes) {
     SCOPED_TRACE("world size " + std::to_string(world));
     run(world, [](Context& ctx, Store&, int rank, int size) {
       constexpr size_t kBytes = 3000;
-      std::vector<std::vector<std::byte>> out, in(static_cast<size_t>(size), std::vector<std::byte>(kBytes));
-      for (int p = 0; p < size; ++p) out.push_back(pattern(kBytes, static_cast<uint64_t>(rank * 100 + p)));
+      std::vector<std::vector<std::byte>> out,
+          in(static_cast<size_t>(size), std::vector<std::byte>(kBytes));
+      for (int p = 0; p < size; ++p)
+        out.push_back(pattern(kBytes, static_cast<uint64_t>(rank * 100 + p)));
       std::vector<RequestPtr> requests, recvs(static_cast<size_t>(size));
       for (int p = 0; p < size; ++p) {
         if (p == rank) continue;
@@ -473,13 +395,15 @@ TEST_P(TransportTest, BothDirectionsAtOnceManyMessages) {
       sends.push_back(ctx.isend(peer, p2p(i % 3), out[static_cast<size_t>(i)]));
       // Receives trail the sends: some messages arrive first, some after.
       if (i % 2 == 1) {
-        for (int j = i - 1; j <= i; ++j) recvs.push_back(ctx.irecv(peer, p2p(j % 3), in[static_cast<size_t>(j)]));
+        for (int j = i - 1; j <= i; ++j)
+          recvs.push_back(ctx.irecv(peer, p2p(j % 3), in[static_cast<size_t>(j)]));
       }
     }
     for (auto& s : sends) wait_ok(s);
     for (int i = 0; i < kCount; ++i) {
       wait_ok(recvs[static_cast<size_t>(i)]);
-      expect_pattern(in[static_cast<size_t>(i)], size_of(i), static_cast<uint64_t>(peer * 1000 + i));
+      expect_pattern(in[static_cast<size_t>(i)], size_of(i),
+                     static_cast<uint64_t>(peer * 1000 + i));
     }
   });
 }
@@ -546,7 +470,8 @@ TEST_P(TransportTest, KilledPeerFailsBlockedReceiveWithinTwoSeconds) {
       EXPECT_LT(Clock::now() - start, 2s);
       EXPECT_THAT(wait_error<ConnectionError>(r_any, 2s), HasSubstr("rank 1"));
       // The dead peer fails sends to it; the live one still works.
-      EXPECT_THAT(wait_error<ConnectionError>(ctx.isend(1, p2p(0), buffer), 2s), HasSubstr("rank 1"));
+      EXPECT_THAT(wait_error<ConnectionError>(ctx.isend(1, p2p(0), buffer), 2s),
+                  HasSubstr("rank 1"));
       auto ok = ctx.irecv(2, p2p(5), from2);
       signal(store, "ask2");
       wait_ok(ok);
@@ -609,19 +534,20 @@ TEST_P(TransportTest, ClosedPeerFailsPendingReceive) {
 }
 
 TEST_P(TransportTest, DestroyingTheContextFailsItsPendingRequests) {
-  expect_all_ok(try_run_owning(2, [](std::unique_ptr<Context>& ctx, Store& store, int rank, int size) {
-    std::vector<std::byte> buffer(16);
-    auto r = ctx->irecv(1 - rank, p2p(0), buffer);
-    store_barrier(store, "posted", rank, size);
-    if (rank == 0) {
-      ctx.reset();
-      EXPECT_THAT(wait_error<ConnectionError>(r, 0s), HasSubstr("destroyed"));
-      signal(store, "destroyed");
-    } else {
-      await(store, "destroyed");
-      EXPECT_THAT(wait_error<ConnectionError>(r), HasSubstr("rank 0 closed its connection"));
-    }
-  }));
+  expect_all_ok(
+      try_run_owning(2, [](std::unique_ptr<Context>& ctx, Store& store, int rank, int size) {
+        std::vector<std::byte> buffer(16);
+        auto r = ctx->irecv(1 - rank, p2p(0), buffer);
+        store_barrier(store, "posted", rank, size);
+        if (rank == 0) {
+          ctx.reset();
+          EXPECT_THAT(wait_error<ConnectionError>(r, 0s), HasSubstr("destroyed"));
+          signal(store, "destroyed");
+        } else {
+          await(store, "destroyed");
+          EXPECT_THAT(wait_error<ConnectionError>(r), HasSubstr("rank 0 closed its connection"));
+        }
+      }));
 }
 
 TEST_P(TransportTest, WorldOfOneRank) {

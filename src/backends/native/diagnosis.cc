@@ -15,7 +15,9 @@ namespace {
 
 constexpr auto kPoll = std::chrono::milliseconds(10);
 
-std::string key_of(int rank) { return "diag/" + std::to_string(rank); }
+std::string key_of(int rank) {
+  return "diag/" + std::to_string(rank);
+}
 
 std::string list_ranks(const std::vector<int>& ranks) {
   std::string out = ranks.size() == 1 ? "rank " : "ranks ";
@@ -101,16 +103,17 @@ std::exception_ptr diagnose_timeout(Store& store, int rank, int size, const Diag
                           std::string(group_name) + ": ";
     bool first = true;
     for (const auto& [what, ranks] : running) {
-      message += (first ? "" : "; ") + list_ranks(ranks) + (ranks.size() == 1 ? " runs " : " run ") + what;
+      message +=
+          (first ? "" : "; ") + list_ranks(ranks) + (ranks.size() == 1 ? " runs " : " run ") + what;
       first = false;
     }
     return std::make_exception_ptr(MismatchError(message));
   }
   if (!missing.empty()) {
-    return std::make_exception_ptr(
-        TimeoutError(message_of(error) + "; ranks still missing: " +
-                     list_ranks(missing).substr(missing.size() == 1 ? 5 : 6) + " (never started " +
-                     describe_op(mine.op, mine.seq) + ")"));
+    return std::make_exception_ptr(TimeoutError(
+        message_of(error) +
+        "; ranks still missing: " + list_ranks(missing).substr(missing.size() == 1 ? 5 : 6) +
+        " (never started " + describe_op(mine.op, mine.seq) + ")"));
   }
   return error;
 }

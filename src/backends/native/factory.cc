@@ -15,9 +15,9 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   auto context =
       transport::make_tcp_context(*config.store, config.group_key, config.rank, config.size, tcp);
   return std::make_shared<NativeBackend>(
-      std::move(context), NativeOptions{.group_name = config.group_name,
-                                        .timeout = config.timeout,
-                                        .store = config.store});
+      std::move(context),
+      NativeOptions{
+          .group_name = config.group_name, .timeout = config.timeout, .store = config.store});
 }
 
 }  // namespace baton::backends::native

@@ -23,7 +23,9 @@ constexpr auto kSubsys = log::Subsys::kColl;
 // for the backend's own, more precise, error before giving up on its own.
 constexpr auto kWaitGrace = std::chrono::seconds(5);
 
-Bytes bytes_of(const Tensor& t) { return {static_cast<std::byte*>(t.data_ptr()), t.nbytes()}; }
+Bytes bytes_of(const Tensor& t) {
+  return {static_cast<std::byte*>(t.data_ptr()), t.nbytes()};
+}
 ConstBytes const_bytes_of(const Tensor& t) {
   return {static_cast<const std::byte*>(t.data_ptr()), t.nbytes()};
 }
@@ -137,7 +139,8 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
   transport::RequestPtr request;
   {
     std::shared_lock lock(context_mu_);
-    if (!context_) return Work(detail::WorkState::failed(destroyed_error(description), description));
+    if (!context_)
+      return Work(detail::WorkState::failed(destroyed_error(description), description));
     const transport::Envelope envelope{transport::Channel::kP2P, 0, tag, {}};
     if (is_send) {
       request = context_->isend(peer, envelope, const_bytes_of(tensor));
@@ -156,13 +159,13 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
     in_flight_.push_back({request, tensor, is_send});
   }
   std::weak_ptr<NativeBackend> weak = weak_from_this();
-  return Work(detail::WorkState::for_request(
-      std::move(request), !is_send,
-      {.description = description,
-       .wait_timeout = options_.timeout,
-       .on_expiry = [weak](std::exception_ptr why) {
-         if (auto self = weak.lock()) self->fail_group(std::move(why));
-       }}));
+  return Work(detail::WorkState::for_request(std::move(request), !is_send,
+                                             {.description = description,
+                                              .wait_timeout = options_.timeout,
+                                              .on_expiry = [weak](std::exception_ptr why) {
+                                                if (auto self = weak.lock())
+                                                  self->fail_group(std::move(why));
+                                              }}));
 }
 
 Work NativeBackend::send(const Tensor& tensor, int dst, int tag) {
@@ -189,12 +192,12 @@ Work NativeBackend::submit(transport::OpDesc desc, Body body) {
       return Work(detail::WorkState::failed(destroyed_error(what), what));
     }
     op.seq = ++last_seq_;
-    op.work = std::make_shared<detail::WorkState>(detail::WorkState::Options{
-        .description = describe(desc, op.seq),
-        .deadline = deadline + kWaitGrace,
-        .on_expiry = [weak](std::exception_ptr why) {
-          if (auto self = weak.lock()) self->fail_group(std::move(why));
-        }});
+    op.work = std::make_shared<detail::WorkState>(
+        detail::WorkState::Options{.description = describe(desc, op.seq),
+                                   .deadline = deadline + kWaitGrace,
+                                   .on_expiry = [weak](std::exception_ptr why) {
+                                     if (auto self = weak.lock()) self->fail_group(std::move(why));
+                                   }});
     work = op.work;
     if (blocking && queue_.empty() && !busy_) {
       busy_ = true;
@@ -257,7 +260,8 @@ std::exception_ptr NativeBackend::diagnose(const Op& op, std::exception_ptr erro
 void NativeBackend::worker_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return (!busy_ && !queue_.empty()) || (stopping_ && queue_.empty()); });
+    work_cv_.wait(lock,
+                  [&] { return (!busy_ && !queue_.empty()) || (stopping_ && queue_.empty()); });
     if (queue_.empty()) return;  // stopping, and everything queued has run
     Op op = std::move(queue_.front());
     queue_.pop_front();
@@ -292,11 +296,10 @@ Work NativeBackend::reduce(Tensor& tensor, int root, ReduceOp op) {
 }
 
 Work NativeBackend::all_gather(std::vector<Tensor>& outputs, const Tensor& input) {
-  return submit(make_desc(OpKind::kAllGather, &input),
-                [outputs, input](collectives::Comm& comm) {
-                  const auto out = bytes_of(outputs);
-                  collectives::run_all_gather(comm, const_bytes_of(input), out);
-                });
+  return submit(make_desc(OpKind::kAllGather, &input), [outputs, input](collectives::Comm& comm) {
+    const auto out = bytes_of(outputs);
+    collectives::run_all_gather(comm, const_bytes_of(input), out);
+  });
 }
 
 Work NativeBackend::gather(const Tensor& input, std::vector<Tensor>& outputs, int root) {
@@ -317,8 +320,7 @@ Work NativeBackend::scatter(Tensor& output, const std::vector<Tensor>& inputs, i
                 });
 }
 
-Work NativeBackend::reduce_scatter(Tensor& output, const std::vector<Tensor>& inputs,
-                                   ReduceOp op) {
+Work NativeBackend::reduce_scatter(Tensor& output, const std::vector<Tensor>& inputs, ReduceOp op) {
   return submit(make_desc(OpKind::kReduceScatter, &output, -1, op),
                 [inputs, output, op](collectives::Comm& comm) {
                   const auto in = const_bytes_of(inputs);

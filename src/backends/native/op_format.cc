@@ -16,7 +16,8 @@ std::string describe_op(const transport::OpDesc& op, uint64_t seq) {
   if (kind == OpKind::kBarrier) return out;
 
   std::string dtype = "dtype " + std::to_string(op.dtype);
-  if (op.dtype < std::size(kAllDTypes)) dtype = std::string(dtype_name(static_cast<DType>(op.dtype)));
+  if (op.dtype < std::size(kAllDTypes))
+    dtype = std::string(dtype_name(static_cast<DType>(op.dtype)));
   out += " (" + dtype;
   if (kind != OpKind::kAllToAll) {
     out += ", " + std::to_string(op.count) + (op.count == 1 ? " element" : " elements");
@@ -25,8 +26,8 @@ std::string describe_op(const transport::OpDesc& op, uint64_t seq) {
       out += " per rank";
     }
   }
-  const bool reduces = kind == OpKind::kAllReduce || kind == OpKind::kReduce ||
-                       kind == OpKind::kReduceScatter;
+  const bool reduces =
+      kind == OpKind::kAllReduce || kind == OpKind::kReduce || kind == OpKind::kReduceScatter;
   if (reduces) {
     if (op.reduce_op < std::size(kAllReduceOps)) {
       out += ", " + std::string(reduce_op_name(static_cast<ReduceOp>(op.reduce_op)));

@@ -201,10 +201,10 @@ void Connection::on_readable(uint32_t events) {
     const ssize_t r = ::readv(fd_.get(), iov, n);
     if (r == 0) {
       const bool mid_frame = state_ == ReadState::kPayload || staged() > 0;
-      fail(closed_error(goodbye_ ? "it shut down its transport context"
-                        : mid_frame
-                            ? "end of stream in the middle of a message: the process exited or was killed"
-                            : "end of stream without a goodbye: the process exited or was killed"));
+      fail(closed_error(
+          goodbye_    ? "it shut down its transport context"
+          : mid_frame ? "end of stream in the middle of a message: the process exited or was killed"
+                      : "end of stream without a goodbye: the process exited or was killed"));
       return;
     }
     if (r < 0) {
@@ -232,9 +232,9 @@ bool Connection::process_staged() {
       case ReadState::kHeader: {
         if (staged() < kFrameHeaderSize) return true;
         try {
-          header_ = decode_frame_header(
-              std::span<const std::byte, kFrameHeaderSize>(staging_.get() + begin_, kFrameHeaderSize),
-              peer_, world_size_);
+          header_ = decode_frame_header(std::span<const std::byte, kFrameHeaderSize>(
+                                            staging_.get() + begin_, kFrameHeaderSize),
+                                        peer_, world_size_);
         } catch (...) {
           fail(std::current_exception());
           return false;
@@ -272,9 +272,7 @@ bool Connection::start_frame() {
       state_ = ReadState::kPayload;
       if (header_.length == 0) finish_payload();
       return state_ != ReadState::kClosed;
-    case FrameType::kGoodbye:
-      goodbye_ = true;
-      return true;
+    case FrameType::kGoodbye: goodbye_ = true; return true;
   }
   return true;
 }
@@ -341,12 +339,13 @@ void Connection::fail(const std::exception_ptr& error) {
     registered_ = false;
   }
   fd_.reset();
-  BATON_LOG_INFO(log::Subsys::kTransport) << "rank " << rank_ << " lost rank " << peer_ << ": "
-                                          << error_message_of(error);
+  BATON_LOG_INFO(log::Subsys::kTransport)
+      << "rank " << rank_ << " lost rank " << peer_ << ": " << error_message_of(error);
   for (SendOp& op : queue) {
     if (op.request) op.request->fail(error);
   }
-  if (was == ReadState::kPayload && header_.type == FrameType::kData) matcher_.drop(delivery_, error);
+  if (was == ReadState::kPayload && header_.type == FrameType::kData)
+    matcher_.drop(delivery_, error);
   delivery_ = Delivery{};
   events_.failed(peer_, error);
 }
@@ -354,7 +353,8 @@ void Connection::fail(const std::exception_ptr& error) {
 void Connection::abort(const std::exception_ptr& why, bool tell_peer) {
   if (state_ == ReadState::kClosed) return;
   // Receive side: the message being filled fails; its bytes are discarded.
-  if (state_ == ReadState::kPayload && header_.type == FrameType::kData) matcher_.drop(delivery_, why);
+  if (state_ == ReadState::kPayload && header_.type == FrameType::kData)
+    matcher_.drop(delivery_, why);
   if (state_ == ReadState::kWaiting) {
     delivery_ = Delivery{};
     state_ = ReadState::kPayload;

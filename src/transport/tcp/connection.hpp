@@ -67,7 +67,8 @@ class Connection {
 
   // Queues a data frame; see above. Never blocks on the network. A failed or
   // closed connection fails the request at once with its error.
-  void send(const Envelope& envelope, std::span<const std::byte> payload, const RequestPtr& request);
+  void send(const Envelope& envelope, std::span<const std::byte> payload,
+            const RequestPtr& request);
 
   // Loop thread: a receive was posted or buffered bytes were released; a
   // message told to wait may now find room.
@@ -138,9 +139,9 @@ class Connection {
   size_t begin_ = 0;
   size_t end_ = 0;
   ReadState state_ = ReadState::kHeader;
-  FrameHeader header_;        // of the frame being read
-  uint64_t payload_done_ = 0;  // payload bytes of it consumed so far
-  Delivery delivery_;          // where its payload goes (data frames)
+  FrameHeader header_;              // of the frame being read
+  uint64_t payload_done_ = 0;       // payload bytes of it consumed so far
+  Delivery delivery_;               // where its payload goes (data frames)
   std::vector<std::byte> control_;  // abort reason being read
   bool goodbye_ = false;            // the peer said goodbye
 };

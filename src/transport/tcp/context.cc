@@ -20,7 +20,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int checked_rank(int rank, int size) {
-  if (size < 1) throw InvalidArgument("tcp transport: world size " + std::to_string(size) + " must be at least 1");
+  if (size < 1)
+    throw InvalidArgument("tcp transport: world size " + std::to_string(size) +
+                          " must be at least 1");
   if (rank < 0 || rank >= size) {
     throw InvalidArgument("tcp transport: rank " + std::to_string(rank) +
                           " is out of range for a group of " + std::to_string(size) + " ranks");
@@ -122,7 +124,8 @@ TcpContext::~TcpContext() {
       }
     });
   } catch (const std::exception& e) {
-    BATON_LOG_ERROR(log::Subsys::kTransport) << describe() << ": shutting down failed: " << e.what();
+    BATON_LOG_ERROR(log::Subsys::kTransport)
+        << describe() << ": shutting down failed: " << e.what();
   }
   loop_.stop();
 }
@@ -203,7 +206,8 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
       if (p == rank_ || connected_[static_cast<size_t>(p)]) continue;
       std::string why = why_missing[static_cast<size_t>(p)];
       if (why.empty()) why = "it never connected to rank " + std::to_string(rank_);
-      missing += std::string(missing.empty() ? "" : "; ") + "rank " + std::to_string(p) + " (" + why + ")";
+      missing +=
+          std::string(missing.empty() ? "" : "; ") + "rank " + std::to_string(p) + " (" + why + ")";
     }
   }
   if (!missing.empty()) {
@@ -215,8 +219,8 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
     throw TimeoutError(message);
   }
   if (failure) std::rethrow_exception(failure);
-  BATON_LOG_INFO(log::Subsys::kTransport) << describe() << " connected to " << size_ - 1
-                                          << " peers from " << address;
+  BATON_LOG_INFO(log::Subsys::kTransport)
+      << describe() << " connected to " << size_ - 1 << " peers from " << address;
 }
 
 std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
@@ -258,7 +262,8 @@ std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
   const std::string where = "rank " + std::to_string(peer) + " at " + text;
   const std::string refused =
       where + " closed the connection during the handshake: it refused rank " +
-      std::to_string(rank_) + "'s hello (its log says why: another job id, group, token or world size) or it failed";
+      std::to_string(rank_) +
+      "'s hello (its log says why: another job id, group, token or world size) or it failed";
   switch (net::send_all(fd.get(), const_u8(bytes), deadline)) {
     case net::IoStatus::kDone: break;
     case net::IoStatus::kTimedOut: return where + " did not read the handshake";
@@ -286,8 +291,8 @@ std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
 
 std::string TcpContext::check_rank(int from) {
   if (from <= rank_) {
-    return "claims to be rank " + std::to_string(from) + ", but only higher ranks connect to rank " +
-           std::to_string(rank_);
+    return "claims to be rank " + std::to_string(from) +
+           ", but only higher ranks connect to rank " + std::to_string(rank_);
   }
   std::lock_guard lock(setup_mu_);
   if (connected_[static_cast<size_t>(from)]) {
@@ -319,14 +324,14 @@ RequestPtr TcpContext::isend(int peer, const Envelope& envelope,
                              std::span<const std::byte> payload) {
   auto request = std::make_shared<Request>();
   if (peer < 0 || peer >= size_ || peer == rank_) {
-    request->fail(std::make_exception_ptr(InvalidArgument(
-        describe() + " cannot send to rank " + std::to_string(peer) + ": peers are 0.." +
-        std::to_string(size_ - 1) + " other than itself")));
+    request->fail(std::make_exception_ptr(
+        InvalidArgument(describe() + " cannot send to rank " + std::to_string(peer) +
+                        ": peers are 0.." + std::to_string(size_ - 1) + " other than itself")));
     return request;
   }
   if (const std::string problem = envelope_problem(envelope, size_); !problem.empty()) {
-    request->fail(std::make_exception_ptr(
-        InvalidArgument(describe() + " cannot send a message with an invalid envelope: " + problem)));
+    request->fail(std::make_exception_ptr(InvalidArgument(
+        describe() + " cannot send a message with an invalid envelope: " + problem)));
     return request;
   }
   if (failed_.load(std::memory_order_acquire)) {
@@ -376,8 +381,8 @@ void TcpContext::on_peer_failed(int peer, const std::exception_ptr& error) {
 }
 
 void TcpContext::on_peer_abort(int peer, const std::exception_ptr& error) {
-  BATON_LOG_WARN(log::Subsys::kTransport) << describe() << " aborts because rank " << peer
-                                          << " did: " << error_message_of(error);
+  BATON_LOG_WARN(log::Subsys::kTransport)
+      << describe() << " aborts because rank " << peer << " did: " << error_message_of(error);
   matcher_.fail_all(error);
   failed_.store(true, std::memory_order_release);
   abort_connections(matcher_.context_error(), false);

@@ -55,13 +55,13 @@ class TcpContext final : public Context {
   // Connects to a lower rank and runs the connecting side of the handshake.
   // Returns "" on success, or why the peer could not be reached in time.
   std::string connect_to(int peer, Store& store, const Hello& self, Clock::time_point deadline);
-  void install(int peer, UniqueFd fd);  // loop thread
-  std::string check_rank(int from);     // loop thread
-  void on_peer_failed(int peer, const std::exception_ptr& error);  // loop thread
-  void on_peer_abort(int peer, const std::exception_ptr& error);   // loop thread
+  void install(int peer, UniqueFd fd);                                     // loop thread
+  std::string check_rank(int from);                                        // loop thread
+  void on_peer_failed(int peer, const std::exception_ptr& error);          // loop thread
+  void on_peer_abort(int peer, const std::exception_ptr& error);           // loop thread
   void abort_connections(const std::exception_ptr& why, bool tell_peers);  // loop thread
-  void schedule_resume();  // any thread
-  std::string describe() const;  // "rank 2 of group 'g'"
+  void schedule_resume();                                                  // any thread
+  std::string describe() const;                                            // "rank 2 of group 'g'"
 
   const int rank_;
   const int size_;
@@ -71,8 +71,8 @@ class TcpContext final : public Context {
 
   std::mutex setup_mu_;
   std::condition_variable setup_cv_;
-  std::vector<bool> connected_;      // GUARDED_BY(setup_mu_), by rank
-  std::exception_ptr setup_error_;   // GUARDED_BY(setup_mu_)
+  std::vector<bool> connected_;     // GUARDED_BY(setup_mu_), by rank
+  std::exception_ptr setup_error_;  // GUARDED_BY(setup_mu_)
   // Written under setup_mu_ during setup (loop thread or constructor), then
   // read-only: user threads only see the context after setup.
   std::vector<std::unique_ptr<Connection>> peers_;

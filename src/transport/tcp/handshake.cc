@@ -93,7 +93,8 @@ HelloBytes encode_hello(const Hello& hello) {
 std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes, std::string* why) {
   const std::byte* p = bytes.data();
   if (std::memcmp(p + kOffMagic, kHelloMagic.data(), kHelloMagic.size()) != 0) {
-    *why = "bad magic " + printable(p + kOffMagic, 4) + " (expected \"BTNH\": not a Baton transport peer)";
+    *why = "bad magic " + printable(p + kOffMagic, 4) +
+           " (expected \"BTNH\": not a Baton transport peer)";
     return std::nullopt;
   }
   const auto version = get<uint16_t>(p + kOffVersion);
@@ -116,7 +117,8 @@ std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes, 
   h.job_id.assign(job, strnlen(job, kJobIdBytes));
   for (const char c : h.job_id) {
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-      *why = "a job id " + printable(p + kOffJobId, h.job_id.size()) + " that is not printable text";
+      *why =
+          "a job id " + printable(p + kOffJobId, h.job_id.size()) + " that is not printable text";
       return std::nullopt;
     }
   }
@@ -132,7 +134,8 @@ std::string hello_difference(const Hello& got, const Hello& expected) {
   }
   if (got.token != expected.token) {
     return "group token " + hex64(got.token) +
-           " (expected this group's token: a process of an earlier or other group with the same key)";
+           " (expected this group's token: a process of an earlier or other group with the same "
+           "key)";
   }
   if (got.world_size != expected.world_size) {
     return "world size " + std::to_string(got.world_size) + " (expected " +

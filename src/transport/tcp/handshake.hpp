@@ -29,7 +29,7 @@
 namespace baton::transport::tcp {
 
 inline constexpr std::array<std::byte, 4> kHelloMagic = {std::byte{'B'}, std::byte{'T'},
-                                                        std::byte{'N'}, std::byte{'H'}};
+                                                         std::byte{'N'}, std::byte{'H'}};
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr size_t kHelloSize = 72;
 inline constexpr size_t kJobIdBytes = 32;

@@ -89,8 +89,9 @@ void Listener::on_readable(int fd) {
   // Read exactly the hello: whatever follows belongs to the connection.
   const ssize_t n = ::recv(fd, p.bytes.data() + p.got, p.bytes.size() - p.got, 0);
   if (n == 0) {
-    refuse(fd, p.got == 0 ? "closed the connection without sending anything"
-                          : "closed the connection in the middle of its handshake",
+    refuse(fd,
+           p.got == 0 ? "closed the connection without sending anything"
+                      : "closed the connection in the middle of its handshake",
            p.got == 0);
     return;
   }
@@ -149,13 +150,13 @@ void Listener::refuse(int fd, const std::string& why, bool quiet) {
   const auto it = pending_.find(fd);
   if (it == pending_.end()) return;
   if (quiet) {
-    BATON_LOG_INFO(log::Subsys::kTransport) << "rank " << expected_.to_rank
-                                            << " dropped a connection from " << it->second->from
-                                            << ": it " << why;
+    BATON_LOG_INFO(log::Subsys::kTransport)
+        << "rank " << expected_.to_rank << " dropped a connection from " << it->second->from
+        << ": it " << why;
   } else {
-    BATON_LOG_WARN(log::Subsys::kTransport) << "rank " << expected_.to_rank
-                                            << " refused a connection from " << it->second->from
-                                            << ": it " << why;
+    BATON_LOG_WARN(log::Subsys::kTransport)
+        << "rank " << expected_.to_rank << " refused a connection from " << it->second->from
+        << ": it " << why;
   }
   loop_.remove(fd);
   loop_.cancel(it->second->timer);

@@ -36,8 +36,8 @@ class Listener {
 
   // `fd` is a listening, non-blocking socket; `expected` is the hello this
   // rank expects (its from_rank is ignored; its to_rank is this rank).
-  Listener(EventLoop& loop, UniqueFd fd, Hello expected, std::chrono::milliseconds handshake_timeout,
-           CheckRank check_rank, OnPeer on_peer);
+  Listener(EventLoop& loop, UniqueFd fd, Hello expected,
+           std::chrono::milliseconds handshake_timeout, CheckRank check_rank, OnPeer on_peer);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
