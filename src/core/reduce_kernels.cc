@@ -15,6 +15,10 @@
 #include "baton/error.hpp"
 #include "core/reduce_kernels_detail.hpp"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace baton::kernels {
 namespace {
 
@@ -75,9 +79,15 @@ void fold_block(detail::BinaryFn fold, unsigned char* dst, const unsigned char* 
 }  // namespace
 
 namespace detail {
+// CPUID leaf 1, ECX bit 29 (read directly: clang's __builtin_cpu_supports
+// does not know "f16c"). The F16C paths also need AVX2, whose check covers
+// the OS saving the YMM registers.
 bool cpu_has_f16c() {
 #if defined(__x86_64__)
-  static const bool has = __builtin_cpu_supports("f16c") != 0;
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+  }();
   return has;
 #else
   return false;

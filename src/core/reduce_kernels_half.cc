@@ -138,19 +138,14 @@ Converter converter(DType dtype) {
 
 const uint16_t* as_bits(const void* p) { return static_cast<const uint16_t*>(p); }
 
-bool use_x86(Isa isa) {
 #if defined(__x86_64__)
-  return isa == Isa::kAvx2 && cpu_has_f16c();
-#else
-  (void)isa;
-  return false;
+bool use_x86(Isa isa) { return isa == Isa::kAvx2 && cpu_has_f16c(); }
 #endif
-}
 
 }  // namespace
 
 void half_reduce_into(ReduceOp op, DType dtype, void* inout, const void* in, size_t count,
-                      Isa isa) {
+                      [[maybe_unused]] Isa isa) {
 #if defined(__x86_64__)
   if (use_x86(isa)) {
     x86_half_into(op, dtype)(inout, in, count);
@@ -173,7 +168,7 @@ void half_reduce_into(ReduceOp op, DType dtype, void* inout, const void* in, siz
 }
 
 void half_reduce_n(ReduceOp op, DType dtype, void* out, std::span<const void* const> inputs,
-                   size_t count, Isa isa) {
+                   size_t count, [[maybe_unused]] Isa isa) {
 #if defined(__x86_64__)
   if (use_x86(isa)) {
     x86_half_n(op, dtype)(out, inputs.data(), inputs.size(), count);
@@ -198,7 +193,8 @@ void half_reduce_n(ReduceOp op, DType dtype, void* out, std::span<const void* co
   }
 }
 
-void half_divide(DType dtype, void* data, size_t count, int64_t divisor, Isa isa) {
+void half_divide(DType dtype, void* data, size_t count, int64_t divisor,
+                 [[maybe_unused]] Isa isa) {
 #if defined(__x86_64__)
   if (use_x86(isa)) {
     x86_half_divide(dtype)(data, count, divisor);

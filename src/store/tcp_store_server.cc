@@ -107,7 +107,7 @@ class TcpStoreServer::Impl {
     epoch_ = (uint64_t{random()} << 32) ^ random();
     BATON_LOG_INFO(kLog) << "store server listening on " << address_ << " (epoch " << epoch_
                          << ", values up to " << max_value_ << " bytes)";
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
   }
 
   ~Impl() { stop(); }

@@ -174,7 +174,9 @@ void check_every_count(ReduceOp op, DType dtype) {
 }
 
 TEST_P(EveryDtypeOp, MatchesReference) {
-  const auto [dtype, op, isa] = GetParam();
+  const DType dtype = std::get<0>(GetParam());
+  const ReduceOp op = std::get<1>(GetParam());
+  const Isa isa = std::get<2>(GetParam());
   const ScopedIsaOverride path(isa);
   if (!supports(op, dtype)) {
     float x[2] = {1, 2};
