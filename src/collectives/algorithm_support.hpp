@@ -17,10 +17,14 @@
 
 namespace baton::collectives::detail {
 
-inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+inline size_t ceil_div(size_t a, size_t b) {
+  return (a + b - 1) / b;
+}
 
 // x mod p in [0, p) for any int x.
-inline int ring_mod(int x, int p) { return ((x % p) + p) % p; }
+inline int ring_mod(int x, int p) {
+  return ((x % p) + p) % p;
+}
 
 // Elements in a reduction buffer; InvalidArgument when the byte length is
 // not a whole number of elements.

@@ -88,8 +88,8 @@ void all_gather_ring(Comm& comm, ConstBytes input, std::span<const Bytes> output
 // last step goes through scratch). ---
 
 // Ring, pipelined in segments. reduce_scatter/ring.cc.
-void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
-                         DType dtype, ReduceOp op, const Tuning& tuning = {});
+void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes output, DType dtype,
+                         ReduceOp op, const Tuning& tuning = {});
 
 // --- all_to_all: outputs[j] receives inputs[rank] of rank j. Sizes may
 // differ per peer; rank i's inputs[j] must be as long as rank j's

@@ -22,9 +22,9 @@ size_t positive(std::string_view variable) {
 Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
   const Algorithm algorithm =
       select_algorithm(kind, {.bytes = bytes, .count = count, .world_size = comm.size()});
-  BATON_LOG_DEBUG(log::Subsys::kColl) << comm.describe() << " on rank " << comm.rank() << " of "
-                                      << comm.size() << ": " << algorithm_name(algorithm) << ", "
-                                      << bytes << " bytes";
+  BATON_LOG_DEBUG(log::Subsys::kColl)
+      << comm.describe() << " on rank " << comm.rank() << " of " << comm.size() << ": "
+      << algorithm_name(algorithm) << ", " << bytes << " bytes";
   return algorithm;
 }
 
@@ -33,7 +33,9 @@ Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
               " implementation for this collective");
 }
 
-size_t elements(size_t bytes, DType dtype) { return bytes / element_size(dtype); }
+size_t elements(size_t bytes, DType dtype) {
+  return bytes / element_size(dtype);
+}
 
 }  // namespace
 

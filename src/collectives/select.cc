@@ -46,7 +46,8 @@ bool forced(OpKind kind, Algorithm* out) {
 }
 
 Algorithm choose_all_reduce(const OpShape& shape) {
-  const auto small = static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_SMALL_BYTES")));
+  const auto small =
+      static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_SMALL_BYTES")));
   if (shape.bytes < small || shape.count < static_cast<size_t>(std::max(1, shape.world_size))) {
     return Algorithm::kRecursiveDoubling;
   }

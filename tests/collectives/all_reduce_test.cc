@@ -50,9 +50,8 @@ void check_all_pairs(Variant v, int world, size_t count) {
   run_on_loopback(world, [&](transport::Context& context, int rank) {
     uint64_t seq = 0;
     for (const auto& [dtype, op] : pairs) {
-      Buffer data = make_elements(dtype, count, 0, [&, d = dtype, o = op](size_t i) {
-        return input_value(o, d, rank, i);
-      });
+      Buffer data = make_elements(
+          dtype, count, 0, [&, d = dtype, o = op](size_t i) { return input_value(o, d, rank, i); });
       auto comm = make_comm(context, seq++, op_desc(OpKind::kAllReduce, dtype, count, op));
       all_reduce(v, comm, data, dtype, op);
       ASSERT_TRUE(elements_equal(
@@ -73,15 +72,15 @@ TEST_P(AllReduceTest, EveryDtypeAndOpForCounts0To1000) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Worlds, AllReduceTest,
-    ::testing::Combine(::testing::Values(Variant::kRing, Variant::kRingSmallSegments,
-                                         Variant::kRecursiveDoubling),
-                       ::testing::Range(1, 9)),
-    [](const auto& param_info) {
-      return variant_name(std::get<0>(param_info.param)) + "_" +
-             std::to_string(std::get<1>(param_info.param)) + "Ranks";
-    });
+INSTANTIATE_TEST_SUITE_P(Worlds, AllReduceTest,
+                         ::testing::Combine(::testing::Values(Variant::kRing,
+                                                              Variant::kRingSmallSegments,
+                                                              Variant::kRecursiveDoubling),
+                                            ::testing::Range(1, 9)),
+                         [](const auto& param_info) {
+                           return variant_name(std::get<0>(param_info.param)) + "_" +
+                                  std::to_string(std::get<1>(param_info.param)) + "Ranks";
+                         });
 
 // More than 1 Mi elements, on a few world sizes: the default segment size
 // cuts each block into several segments, so the pipeline runs for real.
@@ -133,7 +132,8 @@ TEST_P(AllReduceBitsTest, SameBitsOnEveryRankAndEveryRun) {
       run_on_loopback(world, [&](transport::Context& context, int rank) {
         Buffer data = make_elements(dtype, kCount, 0, [&](size_t i) {
           // A fixed pseudo-random value in (-1, 1) per (rank, i).
-          uint64_t x = (static_cast<uint64_t>(rank) + 1) * 0x9E3779B97F4A7C15ull ^ (i * 0xBF58476D1CE4E5B9ull);
+          uint64_t x = (static_cast<uint64_t>(rank) + 1) * 0x9E3779B97F4A7C15ull ^
+                       (i * 0xBF58476D1CE4E5B9ull);
           x ^= x >> 31;
           x *= 0x94D049BB133111EBull;
           x ^= x >> 29;

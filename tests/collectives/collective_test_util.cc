@@ -48,9 +48,8 @@ double as_dtype(DType dtype, double v) {
 void run_on_loopback(int world, const std::function<void(transport::Context&, int rank)>& body,
                      LoopbackOptions options) {
   auto contexts = make_loopback_group(world, options);
-  run_ranks(
-      world, [&](int rank, int) { body(*contexts[static_cast<size_t>(rank)], rank); },
-      {.mode = RankMode::kThreads, .timeout = std::chrono::seconds(60)});
+  run_ranks(world, [&](int rank, int) { body(*contexts[static_cast<size_t>(rank)], rank); },
+            {.mode = RankMode::kThreads, .timeout = std::chrono::seconds(60)});
 }
 
 collectives::Comm make_comm(transport::Context& context, uint64_t seq, transport::OpDesc op,
@@ -171,8 +170,8 @@ double element_at(DType dtype, ConstBytes data, size_t i) {
 }
 
 ::testing::AssertionResult elements_equal(DType dtype, ConstBytes actual, size_t first,
-                                          const std::function<double(size_t)>& expected,
-                                          int rank, const std::string& what) {
+                                          const std::function<double(size_t)>& expected, int rank,
+                                          const std::string& what) {
   const size_t count = actual.size() / element_size(dtype);
   std::ostringstream out;
   int wrong = 0;
@@ -213,8 +212,8 @@ Buffer make_pattern(int rank, size_t bytes, size_t first) {
     }
   }
   if (wrong == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << wrong << " wrong byte(s) of " << actual.size()
-                                       << out.str();
+  return ::testing::AssertionFailure()
+         << wrong << " wrong byte(s) of " << actual.size() << out.str();
 }
 
 std::vector<std::pair<DType, ReduceOp>> all_dtype_op_pairs() {

@@ -49,15 +49,16 @@ double input_value(ReduceOp op, DType dtype, int rank, size_t index);
 double expected_value(ReduceOp op, DType dtype, int world, size_t index);
 
 // `count` elements of dtype with element i = value(first + i).
-Buffer make_elements(DType dtype, size_t count, size_t first, const std::function<double(size_t)>& value);
+Buffer make_elements(DType dtype, size_t count, size_t first,
+                     const std::function<double(size_t)>& value);
 // Element i of a buffer as a double (Bool: the raw byte).
 double element_at(DType dtype, ConstBytes data, size_t i);
 
 // Compares count elements of `actual` with expected(first + i); on failure
 // names what, the rank, the first few wrong indices, expected and actual.
 ::testing::AssertionResult elements_equal(DType dtype, ConstBytes actual, size_t first,
-                                          const std::function<double(size_t)>& expected,
-                                          int rank, const std::string& what);
+                                          const std::function<double(size_t)>& expected, int rank,
+                                          const std::string& what);
 
 // --- Data movement: byte `index` of rank `rank`'s data, a pattern that
 // differs per rank and position. ---

@@ -22,7 +22,9 @@ size_t pair_bytes(size_t count, int from, int to) {
   return 4 * (count + static_cast<size_t>(from + 2 * to) % 3);
 }
 // Where in rank `from`'s pattern the block for `to` starts.
-size_t pair_offset(int to) { return static_cast<size_t>(to) * 100'003; }
+size_t pair_offset(int to) {
+  return static_cast<size_t>(to) * 100'003;
+}
 
 void all_to_all_case(transport::Context& context, uint64_t seq, int rank, int world, size_t count) {
   std::vector<Buffer> inputs;
@@ -36,11 +38,10 @@ void all_to_all_case(transport::Context& context, uint64_t seq, int rank, int wo
   auto comm = make_comm(context, seq, op_desc(OpKind::kAllToAll, DType::Int32, count));
   collectives::all_to_all_pairwise(comm, ins, outs);
   for (int peer = 0; peer < world; ++peer) {
-    ASSERT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(peer)], peer, pair_offset(rank),
-                                    rank,
-                                    "all_to_all block from rank " + std::to_string(peer) + ", " +
-                                        std::to_string(world) + " ranks, base count " +
-                                        std::to_string(count)));
+    ASSERT_TRUE(bytes_equal_pattern(
+        outputs[static_cast<size_t>(peer)], peer, pair_offset(rank), rank,
+        "all_to_all block from rank " + std::to_string(peer) + ", " + std::to_string(world) +
+            " ranks, base count " + std::to_string(count)));
   }
 }
 
@@ -51,7 +52,8 @@ void gather_case(transport::Context& context, uint64_t seq, int rank, int world,
   std::vector<Buffer> outputs;
   if (rank == root) outputs.assign(static_cast<size_t>(world), Buffer(bytes, std::byte{0xEE}));
   const std::vector<Bytes> outs(outputs.begin(), outputs.end());
-  auto comm = make_comm(context, seq, op_desc(OpKind::kGather, DType::Float32, count, ReduceOp::SUM, root));
+  auto comm =
+      make_comm(context, seq, op_desc(OpKind::kGather, DType::Float32, count, ReduceOp::SUM, root));
   collectives::gather_direct(comm, input, outs, root);
   for (size_t src = 0; src < outputs.size(); ++src) {
     ASSERT_TRUE(bytes_equal_pattern(outputs[src], static_cast<int>(src), 0, rank,
@@ -70,7 +72,8 @@ void scatter_case(transport::Context& context, uint64_t seq, int rank, int world
   }
   const std::vector<ConstBytes> ins(inputs.begin(), inputs.end());
   Buffer output(bytes, std::byte{0xEE});
-  auto comm = make_comm(context, seq, op_desc(OpKind::kScatter, DType::Float32, count, ReduceOp::SUM, root));
+  auto comm = make_comm(context, seq,
+                        op_desc(OpKind::kScatter, DType::Float32, count, ReduceOp::SUM, root));
   collectives::scatter_direct(comm, ins, output, root);
   ASSERT_TRUE(bytes_equal_pattern(output, rank, 7, rank,
                                   "scatter from root " + std::to_string(root) + ", " +
@@ -111,7 +114,8 @@ TEST_P(ExchangeTest, BarrierReleasesNoRankBeforeAllEntered) {
       // so that a barrier that let ranks through early would be caught.
       if (rank == round % world) std::this_thread::sleep_for(std::chrono::milliseconds(2));
       entered[round].fetch_add(1);
-      auto comm = make_comm(context, static_cast<uint64_t>(round), op_desc(OpKind::kBarrier, DType::UInt8, 0));
+      auto comm = make_comm(context, static_cast<uint64_t>(round),
+                            op_desc(OpKind::kBarrier, DType::UInt8, 0));
       collectives::barrier_dissemination(comm);
       EXPECT_EQ(entered[round].load(), world)
           << "rank " << rank << " left barrier " << round << " before every rank entered it";
@@ -119,8 +123,9 @@ TEST_P(ExchangeTest, BarrierReleasesNoRankBeforeAllEntered) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Worlds, ExchangeTest, ::testing::Range(1, 9),
-                         [](const auto& param_info) { return std::to_string(param_info.param) + "Ranks"; });
+INSTANTIATE_TEST_SUITE_P(Worlds, ExchangeTest, ::testing::Range(1, 9), [](const auto& param_info) {
+  return std::to_string(param_info.param) + "Ranks";
+});
 
 TEST(ExchangeLargeTest, MoreThanOneMebiElements) {
   constexpr size_t kCount = (size_t{1} << 20) + 2;

@@ -95,7 +95,8 @@ TEST(FailureTest, OneOddRankOutMismatchesEveryRank) {
     EXPECT_TRUE(contains(o.what, "barrier") && contains(o.what, "all_reduce"))
         << "rank " << r << ": " << o.what;
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, kOpTimeout / 2) << "a rank waited for its timeout";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kOpTimeout / 2)
+      << "a rank waited for its timeout";
 }
 
 TEST(FailureTest, DifferentCountsOrDtypesMismatch) {
@@ -151,7 +152,8 @@ TEST(FailureTest, TimeoutNamesTheOperationAndEveryMissingRank) {
     Buffer input(8);
     std::vector<Buffer> outputs(rank == 0 ? 4 : 0, Buffer(8));
     const std::vector<Bytes> outs(outputs.begin(), outputs.end());
-    auto comm = make_comm(context, 7, op_desc(OpKind::kGather, DType::Float64, 1, ReduceOp::SUM, 0), kShort);
+    auto comm = make_comm(context, 7, op_desc(OpKind::kGather, DType::Float64, 1, ReduceOp::SUM, 0),
+                          kShort);
     collectives::gather_direct(comm, input, outs, 0);
   });
   EXPECT_EQ(result[0].type, "TimeoutError") << result[0].what;
@@ -182,28 +184,27 @@ TEST(FailureTest, ClosedPeerFailsTheOthersWithConnectionError) {
   auto contexts = make_loopback_group(kWorld);
   std::vector<Outcome> result(kWorld);
   std::mutex mu;
-  run_ranks(
-      kWorld,
-      [&](int rank, int) {
-        if (rank == 2) {
-          contexts[2].reset();  // the peer goes away
-          return;
-        }
-        Outcome o;
-        try {
-          Buffer data(4000);
-          auto comm = make_comm(*contexts[static_cast<size_t>(rank)], 0,
-                                op_desc(OpKind::kAllReduce, DType::Float32, 1000));
-          collectives::all_reduce_ring(comm, data, DType::Float32, ReduceOp::SUM);
-        } catch (const ConnectionError& e) {
-          o = {"ConnectionError", e.what()};
-        } catch (const std::exception& e) {
-          o = {typeid(e).name(), e.what()};
-        }
-        std::lock_guard lock(mu);
-        result[static_cast<size_t>(rank)] = o;
-      },
-      {.mode = RankMode::kThreads, .timeout = std::chrono::seconds(60)});
+  run_ranks(kWorld,
+            [&](int rank, int) {
+              if (rank == 2) {
+                contexts[2].reset();  // the peer goes away
+                return;
+              }
+              Outcome o;
+              try {
+                Buffer data(4000);
+                auto comm = make_comm(*contexts[static_cast<size_t>(rank)], 0,
+                                      op_desc(OpKind::kAllReduce, DType::Float32, 1000));
+                collectives::all_reduce_ring(comm, data, DType::Float32, ReduceOp::SUM);
+              } catch (const ConnectionError& e) {
+                o = {"ConnectionError", e.what()};
+              } catch (const std::exception& e) {
+                o = {typeid(e).name(), e.what()};
+              }
+              std::lock_guard lock(mu);
+              result[static_cast<size_t>(rank)] = o;
+            },
+            {.mode = RankMode::kThreads, .timeout = std::chrono::seconds(60)});
   for (int r = 0; r < 2; ++r) {
     const Outcome& o = result[static_cast<size_t>(r)];
     EXPECT_EQ(o.type, "ConnectionError") << "rank " << r << ": " << o.what;
@@ -214,7 +215,8 @@ TEST(FailureTest, ClosedPeerFailsTheOthersWithConnectionError) {
 TEST(FailureTest, BadArgumentsThrowBeforeSendingAndLeaveTheGroupUsable) {
   const auto result = outcomes(2, [&](transport::Context& context, int rank) {
     Buffer data(6);
-    auto bad_root = make_comm(context, 0, op_desc(OpKind::kBroadcast, DType::UInt8, 6, ReduceOp::SUM, 7));
+    auto bad_root =
+        make_comm(context, 0, op_desc(OpKind::kBroadcast, DType::UInt8, 6, ReduceOp::SUM, 7));
     EXPECT_THROW(collectives::broadcast_binomial_tree(bad_root, data, 7), InvalidArgument);
     auto bad_size = make_comm(context, 1, op_desc(OpKind::kAllReduce, DType::Float32, 1));
     EXPECT_THROW(collectives::all_reduce_ring(bad_size, data, DType::Float32, ReduceOp::SUM),
@@ -228,7 +230,8 @@ TEST(FailureTest, BadArgumentsThrowBeforeSendingAndLeaveTheGroupUsable) {
     collectives::barrier_dissemination(ok);
     (void)rank;
   });
-  for (int r = 0; r < 2; ++r) EXPECT_EQ(result[static_cast<size_t>(r)].type, "") << result[static_cast<size_t>(r)].what;
+  for (int r = 0; r < 2; ++r)
+    EXPECT_EQ(result[static_cast<size_t>(r)].type, "") << result[static_cast<size_t>(r)].what;
 }
 
 }  // namespace

@@ -25,18 +25,27 @@ bool finished(const RequestPtr& r) {
   return r->wait_until(transport::Request::Clock::now() + kWait);
 }
 
-Envelope p2p(int64_t tag) { return {.channel = Channel::kP2P, .seq = 0, .tag = tag, .op = {}}; }
+Envelope p2p(int64_t tag) {
+  return {.channel = Channel::kP2P, .seq = 0, .tag = tag, .op = {}};
+}
 
 Envelope coll(uint64_t seq, int64_t tag, collectives::OpKind kind, uint64_t count = 1) {
   return {.channel = Channel::kCollective,
           .seq = seq,
           .tag = tag,
-          .op = {.kind = static_cast<uint8_t>(kind), .dtype = static_cast<uint8_t>(DType::Int32),
-                 .reduce_op = 0, .root = -1, .count = count}};
+          .op = {.kind = static_cast<uint8_t>(kind),
+                 .dtype = static_cast<uint8_t>(DType::Int32),
+                 .reduce_op = 0,
+                 .root = -1,
+                 .count = count}};
 }
 
-std::span<const std::byte> as_bytes(const int& v) { return {reinterpret_cast<const std::byte*>(&v), sizeof v}; }
-std::span<std::byte> as_writable(int& v) { return {reinterpret_cast<std::byte*>(&v), sizeof v}; }
+std::span<const std::byte> as_bytes(const int& v) {
+  return {reinterpret_cast<const std::byte*>(&v), sizeof v};
+}
+std::span<std::byte> as_writable(int& v) {
+  return {reinterpret_cast<std::byte*>(&v), sizeof v};
+}
 
 template <class E>
 std::string error_of(const RequestPtr& r) {

@@ -31,16 +31,16 @@ void gather_case(transport::Context& context, uint64_t seq, int rank, int world,
   Buffer input = make_pattern(rank, bytes);
   if (in_place) outputs[static_cast<size_t>(rank)] = input;
   const auto outs = spans(outputs);
-  const ConstBytes in = in_place ? ConstBytes(outputs[static_cast<size_t>(rank)]) : ConstBytes(input);
+  const ConstBytes in =
+      in_place ? ConstBytes(outputs[static_cast<size_t>(rank)]) : ConstBytes(input);
   auto comm = make_comm(context, seq, op_desc(OpKind::kAllGather, dtype, count));
   collectives::all_gather_ring(comm, in, outs, tuning);
   for (int src = 0; src < world; ++src) {
-    ASSERT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(src)], src, 0, rank,
-                                    "all_gather output " + std::to_string(src) + " of " +
-                                        std::to_string(count) + " " +
-                                        std::string(dtype_name(dtype)) + ", " +
-                                        std::to_string(world) + " ranks" +
-                                        (in_place ? ", in place" : "")));
+    ASSERT_TRUE(bytes_equal_pattern(
+        outputs[static_cast<size_t>(src)], src, 0, rank,
+        "all_gather output " + std::to_string(src) + " of " + std::to_string(count) + " " +
+            std::string(dtype_name(dtype)) + ", " + std::to_string(world) + " ranks" +
+            (in_place ? ", in place" : "")));
   }
 }
 
@@ -102,16 +102,17 @@ TEST_P(RingTest, ReduceScatterEveryDtypeAndOp) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Worlds, RingTest, ::testing::Range(1, 9),
-                         [](const auto& param_info) { return std::to_string(param_info.param) + "Ranks"; });
+INSTANTIATE_TEST_SUITE_P(Worlds, RingTest, ::testing::Range(1, 9), [](const auto& param_info) {
+  return std::to_string(param_info.param) + "Ranks";
+});
 
 TEST(RingLargeTest, AllGatherAndReduceScatterMoreThanOneMebiElements) {
   constexpr size_t kCount = (size_t{1} << 20) + 1;
   constexpr int kWorld = 3;
   run_on_loopback(kWorld, [&](transport::Context& context, int rank) {
     gather_case(context, 0, rank, kWorld, DType::Float32, kCount, Tuning{}, false);
-    reduce_scatter_case(context, 1, rank, kWorld, DType::Float32, ReduceOp::MAX, kCount,
-                        Tuning{}, false);
+    reduce_scatter_case(context, 1, rank, kWorld, DType::Float32, ReduceOp::MAX, kCount, Tuning{},
+                        false);
   });
 }
 

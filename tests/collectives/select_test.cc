@@ -21,9 +21,9 @@ using collectives::Algorithm;
 using collectives::OpKind;
 using collectives::select_algorithm;
 
-constexpr OpKind kCollectives[] = {OpKind::kBroadcast, OpKind::kAllReduce, OpKind::kReduce,
-                                   OpKind::kAllGather, OpKind::kGather,    OpKind::kScatter,
-                                   OpKind::kReduceScatter, OpKind::kAllToAll, OpKind::kBarrier};
+constexpr OpKind kCollectives[] = {OpKind::kBroadcast,     OpKind::kAllReduce, OpKind::kReduce,
+                                   OpKind::kAllGather,     OpKind::kGather,    OpKind::kScatter,
+                                   OpKind::kReduceScatter, OpKind::kAllToAll,  OpKind::kBarrier};
 
 // Sets (or unsets, with nullopt) an environment variable for one scope.
 class ScopedEnv {
@@ -97,7 +97,8 @@ TEST_F(SelectTest, EveryCollectiveHasAVariableAndADefault) {
       }
     }
     EXPECT_TRUE(registered) << variable << " is not in config.cc's kTunables";
-    const Algorithm chosen = select_algorithm(kind, {.bytes = 1 << 20, .count = 1 << 18, .world_size = 4});
+    const Algorithm chosen =
+        select_algorithm(kind, {.bytes = 1 << 20, .count = 1 << 18, .world_size = 4});
     const auto choices = collectives::algorithms_for(kind);
     EXPECT_NE(std::find(choices.begin(), choices.end(), chosen), choices.end())
         << op_kind_name(kind) << " chose " << algorithm_name(chosen);
@@ -118,13 +119,15 @@ TEST_F(SelectTest, OverrideForcesTheAlgorithm) {
   }
   {
     ScopedEnv force("BATON_ALGO_ALL_REDUCE", " Recursive_Doubling ");
-    EXPECT_EQ(select_algorithm(OpKind::kAllReduce, {.bytes = 1 << 24, .count = 1 << 22, .world_size = 2}),
-              Algorithm::kRecursiveDoubling);
+    EXPECT_EQ(
+        select_algorithm(OpKind::kAllReduce, {.bytes = 1 << 24, .count = 1 << 22, .world_size = 2}),
+        Algorithm::kRecursiveDoubling);
   }
   {
     ScopedEnv force("BATON_ALGO_ALL_REDUCE", "auto");
-    EXPECT_EQ(select_algorithm(OpKind::kAllReduce, {.bytes = 1 << 24, .count = 1 << 22, .world_size = 2}),
-              Algorithm::kRing);
+    EXPECT_EQ(
+        select_algorithm(OpKind::kAllReduce, {.bytes = 1 << 24, .count = 1 << 22, .world_size = 2}),
+        Algorithm::kRing);
   }
   {
     ScopedEnv force("BATON_ALGO_BROADCAST", "binomial_tree");
@@ -140,8 +143,8 @@ TEST_F(SelectTest, UnknownOverrideNamesTheVariableAndTheChoices) {
     FAIL() << "expected InvalidArgument";
   } catch (const InvalidArgument& e) {
     const std::string what = e.what();
-    for (const char* part : {"BATON_ALGO_ALL_REDUCE", "'tree'", "all_reduce", "auto", "ring",
-                             "recursive_doubling"}) {
+    for (const char* part :
+         {"BATON_ALGO_ALL_REDUCE", "'tree'", "all_reduce", "auto", "ring", "recursive_doubling"}) {
       EXPECT_NE(what.find(part), std::string::npos) << "missing '" << part << "' in: " << what;
     }
   }
@@ -185,19 +188,20 @@ TEST_F(SelectTest, DispatchRunsTheChosenAlgorithm) {
   for (const char* forced : {"auto", "ring", "recursive_doubling"}) {
     ScopedEnv force("BATON_ALGO_ALL_REDUCE", std::string(forced));
     ScopedEnv segment("BATON_COLL_SEGMENT_BYTES", "8");  // several segments per block
-    const Algorithm want = std::string(forced) == "ring" ? Algorithm::kRing
-                                                         : Algorithm::kRecursiveDoubling;
+    const Algorithm want =
+        std::string(forced) == "ring" ? Algorithm::kRing : Algorithm::kRecursiveDoubling;
     run_on_loopback(kWorld, [&](transport::Context& context, int rank) {
       Buffer data = make_elements(DType::Float64, kCount, 0, [&](size_t i) {
         return input_value(ReduceOp::AVG, DType::Float64, rank, i);
       });
-      auto comm = make_comm(context, 0, op_desc(OpKind::kAllReduce, DType::Float64, kCount, ReduceOp::AVG));
+      auto comm =
+          make_comm(context, 0, op_desc(OpKind::kAllReduce, DType::Float64, kCount, ReduceOp::AVG));
       EXPECT_EQ(collectives::run_all_reduce(comm, data, DType::Float64, ReduceOp::AVG), want)
           << "BATON_ALGO_ALL_REDUCE=" << forced;
       EXPECT_TRUE(elements_equal(
           DType::Float64, data, 0,
-          [&](size_t i) { return expected_value(ReduceOp::AVG, DType::Float64, kWorld, i); },
-          rank, std::string("dispatched all_reduce, BATON_ALGO_ALL_REDUCE=") + forced));
+          [&](size_t i) { return expected_value(ReduceOp::AVG, DType::Float64, kWorld, i); }, rank,
+          std::string("dispatched all_reduce, BATON_ALGO_ALL_REDUCE=") + forced));
     });
   }
 }
@@ -214,7 +218,8 @@ TEST_F(SelectTest, DispatchRunsEveryCollective) {
     };
     auto sum = [&](size_t i) { return expected_value(ReduceOp::SUM, dtype, kWorld, i); };
     auto mine = [&](size_t first) {
-      return make_elements(dtype, kCount, first, [&](size_t i) { return input_value(ReduceOp::SUM, dtype, rank, i); });
+      return make_elements(dtype, kCount, first,
+                           [&](size_t i) { return input_value(ReduceOp::SUM, dtype, rank, i); });
     };
 
     Buffer data = make_pattern(rank, bytes);
@@ -224,7 +229,8 @@ TEST_F(SelectTest, DispatchRunsEveryCollective) {
 
     Buffer values = mine(0);
     auto c2 = comm_for(OpKind::kReduce, 1);
-    EXPECT_EQ(collectives::run_reduce(c2, values, dtype, ReduceOp::SUM, 1), Algorithm::kBinomialTree);
+    EXPECT_EQ(collectives::run_reduce(c2, values, dtype, ReduceOp::SUM, 1),
+              Algorithm::kBinomialTree);
     if (rank == 1) {
       EXPECT_TRUE(elements_equal(dtype, values, 0, sum, rank, "dispatched reduce"));
     }
@@ -235,7 +241,8 @@ TEST_F(SelectTest, DispatchRunsEveryCollective) {
     auto c3 = comm_for(OpKind::kAllGather);
     EXPECT_EQ(collectives::run_all_gather(c3, input, outs), Algorithm::kRing);
     for (int r = 0; r < kWorld; ++r) {
-      EXPECT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(r)], r, 0, rank, "dispatched all_gather"));
+      EXPECT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(r)], r, 0, rank,
+                                      "dispatched all_gather"));
     }
 
     for (Buffer& b : outputs) std::fill(b.begin(), b.end(), std::byte{0});
@@ -245,7 +252,8 @@ TEST_F(SelectTest, DispatchRunsEveryCollective) {
     EXPECT_EQ(collectives::run_gather(c4, input, gather_outs, 3), Algorithm::kDirect);
     if (rank == 3) {
       for (int r = 0; r < kWorld; ++r) {
-        EXPECT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(r)], r, 0, rank, "dispatched gather"));
+        EXPECT_TRUE(
+            bytes_equal_pattern(outputs[static_cast<size_t>(r)], r, 0, rank, "dispatched gather"));
       }
     }
 
@@ -261,13 +269,16 @@ TEST_F(SelectTest, DispatchRunsEveryCollective) {
     for (int b = 0; b < kWorld; ++b) parts.push_back(mine(static_cast<size_t>(b) * kCount));
     const std::vector<collectives::ConstBytes> part_spans(parts.begin(), parts.end());
     auto c6 = comm_for(OpKind::kReduceScatter);
-    EXPECT_EQ(collectives::run_reduce_scatter(c6, part_spans, out, dtype, ReduceOp::SUM), Algorithm::kRing);
-    EXPECT_TRUE(elements_equal(dtype, out, static_cast<size_t>(rank) * kCount, sum, rank, "dispatched reduce_scatter"));
+    EXPECT_EQ(collectives::run_reduce_scatter(c6, part_spans, out, dtype, ReduceOp::SUM),
+              Algorithm::kRing);
+    EXPECT_TRUE(elements_equal(dtype, out, static_cast<size_t>(rank) * kCount, sum, rank,
+                               "dispatched reduce_scatter"));
 
     auto c7 = comm_for(OpKind::kAllToAll);
     EXPECT_EQ(collectives::run_all_to_all(c7, ins, outs), Algorithm::kPairwise);
     for (int r = 0; r < kWorld; ++r) {
-      EXPECT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(r)], rank, 3, rank, "dispatched all_to_all"));
+      EXPECT_TRUE(bytes_equal_pattern(outputs[static_cast<size_t>(r)], rank, 3, rank,
+                                      "dispatched all_to_all"));
     }
 
     auto c8 = comm_for(OpKind::kBarrier);
@@ -275,7 +286,8 @@ TEST_F(SelectTest, DispatchRunsEveryCollective) {
 
     Buffer reduced = mine(0);
     auto c9 = comm_for(OpKind::kAllReduce);
-    EXPECT_EQ(collectives::run_all_reduce(c9, reduced, dtype, ReduceOp::SUM), Algorithm::kRecursiveDoubling);
+    EXPECT_EQ(collectives::run_all_reduce(c9, reduced, dtype, ReduceOp::SUM),
+              Algorithm::kRecursiveDoubling);
     EXPECT_TRUE(elements_equal(dtype, reduced, 0, sum, rank, "dispatched all_reduce"));
   });
 }

@@ -29,7 +29,9 @@ TEST_P(TreeTest, BroadcastFromEveryRoot) {
         for (int root = 0; root < world; ++root) {
           const size_t bytes = count * 4;
           Buffer data = make_pattern(rank, bytes);
-          auto comm = make_comm(context, seq++, op_desc(OpKind::kBroadcast, DType::Float32, count, ReduceOp::SUM, root));
+          auto comm =
+              make_comm(context, seq++,
+                        op_desc(OpKind::kBroadcast, DType::Float32, count, ReduceOp::SUM, root));
           collectives::broadcast_binomial_tree(comm, data, root, tuning);
           ASSERT_TRUE(bytes_equal_pattern(data, root, 0, rank,
                                           "broadcast of " + std::to_string(count) +
@@ -50,13 +52,14 @@ TEST_P(TreeTest, ReduceEveryDtypeAndOp) {
       uint64_t seq = 0;
       for (const auto& [dtype, op] : pairs) {
         // Roots at both ends and in the middle, varying with the pair.
-        const int root = static_cast<int>(seq % 3 == 0 ? 0 : (seq % 3 == 1 ? world - 1 : world / 2));
+        const int root =
+            static_cast<int>(seq % 3 == 0 ? 0 : (seq % 3 == 1 ? world - 1 : world / 2));
         auto value = [&, d = dtype, o = op](size_t i) { return input_value(o, d, rank, i); };
         Buffer data = make_elements(dtype, count, 0, value);
         auto comm = make_comm(context, seq++, op_desc(OpKind::kReduce, dtype, count, op, root));
         collectives::reduce_binomial_tree(comm, data, dtype, op, root, tuning);
-        const std::string what = "reduce to root " + std::to_string(root) + ", " +
-                                 case_name(dtype, op, world, count);
+        const std::string what =
+            "reduce to root " + std::to_string(root) + ", " + case_name(dtype, op, world, count);
         if (rank == root) {
           ASSERT_TRUE(elements_equal(
               dtype, data, 0,
@@ -70,8 +73,9 @@ TEST_P(TreeTest, ReduceEveryDtypeAndOp) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Worlds, TreeTest, ::testing::Range(1, 9),
-                         [](const auto& param_info) { return std::to_string(param_info.param) + "Ranks"; });
+INSTANTIATE_TEST_SUITE_P(Worlds, TreeTest, ::testing::Range(1, 9), [](const auto& param_info) {
+  return std::to_string(param_info.param) + "Ranks";
+});
 
 TEST(TreeLargeTest, BroadcastAndReduceMoreThanOneMebiElements) {
   constexpr size_t kCount = (size_t{1} << 20) + 3;
@@ -79,20 +83,22 @@ TEST(TreeLargeTest, BroadcastAndReduceMoreThanOneMebiElements) {
     run_on_loopback(world, [&](transport::Context& context, int rank) {
       const int root = world - 1;
       Buffer data = make_pattern(rank, kCount * 4);
-      auto bcast = make_comm(context, 0, op_desc(OpKind::kBroadcast, DType::Float32, kCount, ReduceOp::SUM, root));
+      auto bcast = make_comm(
+          context, 0, op_desc(OpKind::kBroadcast, DType::Float32, kCount, ReduceOp::SUM, root));
       collectives::broadcast_binomial_tree(bcast, data, root);
       ASSERT_TRUE(bytes_equal_pattern(data, root, 0, rank, "large broadcast"));
 
       Buffer values = make_elements(DType::Float32, kCount, 0, [&](size_t i) {
         return input_value(ReduceOp::SUM, DType::Float32, rank, i);
       });
-      auto reduce = make_comm(context, 1, op_desc(OpKind::kReduce, DType::Float32, kCount, ReduceOp::SUM, 1));
+      auto reduce =
+          make_comm(context, 1, op_desc(OpKind::kReduce, DType::Float32, kCount, ReduceOp::SUM, 1));
       collectives::reduce_binomial_tree(reduce, values, DType::Float32, ReduceOp::SUM, 1);
       if (rank == 1) {
         ASSERT_TRUE(elements_equal(
             DType::Float32, values, 0,
-            [&](size_t i) { return expected_value(ReduceOp::SUM, DType::Float32, world, i); },
-            rank, "large reduce, " + std::to_string(world) + " ranks"));
+            [&](size_t i) { return expected_value(ReduceOp::SUM, DType::Float32, world, i); }, rank,
+            "large reduce, " + std::to_string(world) + " ranks"));
       }
     });
   }
@@ -109,9 +115,11 @@ TEST(TreeBitsTest, ReduceGivesTheSameBitsEveryRun) {
       std::mutex mu;
       run_on_loopback(world, [&](transport::Context& context, int rank) {
         Buffer data = make_elements(DType::Float32, kCount, 0, [&](size_t i) {
-          return 1.0 / static_cast<double>(1 + (static_cast<size_t>(rank) * 7919 + i * 104729) % 9973);
+          return 1.0 /
+                 static_cast<double>(1 + (static_cast<size_t>(rank) * 7919 + i * 104729) % 9973);
         });
-        auto comm = make_comm(context, 0, op_desc(OpKind::kReduce, DType::Float32, kCount, ReduceOp::SUM, 2));
+        auto comm = make_comm(context, 0,
+                              op_desc(OpKind::kReduce, DType::Float32, kCount, ReduceOp::SUM, 2));
         collectives::reduce_binomial_tree(comm, data, DType::Float32, ReduceOp::SUM, 2,
                                           kSmallSegments);
         if (rank == 2) {
@@ -122,8 +130,8 @@ TEST(TreeBitsTest, ReduceGivesTheSameBitsEveryRun) {
       if (run == 0) {
         first = result;
       } else {
-        EXPECT_TRUE(result == first) << world << " ranks: run " << run
-                                     << " gave different bits from run 0";
+        EXPECT_TRUE(result == first)
+            << world << " ranks: run " << run << " gave different bits from run 0";
       }
     }
   }

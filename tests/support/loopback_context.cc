@@ -25,7 +25,9 @@ bool is_reduction(uint8_t kind) {
          k == collectives::OpKind::kReduceScatter;
 }
 
-std::exception_ptr error_ptr(auto error) { return std::make_exception_ptr(std::move(error)); }
+std::exception_ptr error_ptr(auto error) {
+  return std::make_exception_ptr(std::move(error));
+}
 
 struct PostedRecv {
   int peer;  // kAnySource allowed on the p2p channel
@@ -41,13 +43,15 @@ struct Message {
   std::span<const std::byte> held;  // rendezvous: the sender's buffer
   bool eager = false;
   RequestPtr send;  // rendezvous: completes when a receive takes the message
-  std::span<const std::byte> payload() const { return eager ? std::span<const std::byte>(copy) : held; }
+  std::span<const std::byte> payload() const {
+    return eager ? std::span<const std::byte>(copy) : held;
+  }
 };
 
 struct Endpoint {
-  std::list<PostedRecv> posted;     // in posting order
-  std::list<Message> unexpected;    // in arrival order
-  std::exception_ptr down;          // set once the rank aborted or closed
+  std::list<PostedRecv> posted;   // in posting order
+  std::list<Message> unexpected;  // in arrival order
+  std::exception_ptr down;        // set once the rank aborted or closed
 };
 
 bool matches(const PostedRecv& recv, const Message& msg) {
@@ -74,13 +78,14 @@ class Hub {
 
   int size() const { return static_cast<int>(endpoints_.size()); }
 
-  RequestPtr isend(int self, int peer, const Envelope& envelope, std::span<const std::byte> payload) {
+  RequestPtr isend(int self, int peer, const Envelope& envelope,
+                   std::span<const std::byte> payload) {
     auto request = std::make_shared<Request>();
     std::lock_guard lock(mu_);
     if (peer < 0 || peer >= size()) {
-      request->fail(error_ptr(InvalidArgument(
-          "loopback: rank " + std::to_string(self) + " sends to rank " + std::to_string(peer) +
-          ", outside the group of " + std::to_string(size()))));
+      request->fail(error_ptr(InvalidArgument("loopback: rank " + std::to_string(self) +
+                                              " sends to rank " + std::to_string(peer) +
+                                              ", outside the group of " + std::to_string(size()))));
       return request;
     }
     if (auto down = at(self).down) {
@@ -138,9 +143,9 @@ class Hub {
       return request;
     }
     if (!any && (peer < 0 || peer >= size())) {
-      request->fail(error_ptr(InvalidArgument(
-          "loopback: rank " + std::to_string(self) + " receives from rank " + std::to_string(peer) +
-          ", outside the group of " + std::to_string(size()))));
+      request->fail(error_ptr(InvalidArgument("loopback: rank " + std::to_string(self) +
+                                              " receives from rank " + std::to_string(peer) +
+                                              ", outside the group of " + std::to_string(size()))));
       return request;
     }
     Endpoint& me = at(self);
@@ -219,10 +224,10 @@ class Hub {
 
   static std::exception_ptr mismatch(int receiver, const Envelope& expected, int sender,
                                      const Envelope& got) {
-    return error_ptr(MismatchError(
-        "collective #" + std::to_string(expected.seq) + ": rank " + std::to_string(receiver) +
-        " runs " + describe_op(expected.op) + " but rank " + std::to_string(sender) + " sent " +
-        describe_op(got.op)));
+    return error_ptr(MismatchError("collective #" + std::to_string(expected.seq) + ": rank " +
+                                   std::to_string(receiver) + " runs " + describe_op(expected.op) +
+                                   " but rank " + std::to_string(sender) + " sent " +
+                                   describe_op(got.op)));
   }
 
   // Copies a message into a receive and completes the receive (or fails it
@@ -230,18 +235,19 @@ class Hub {
   static void deliver(const PostedRecv& recv, int source, const Envelope& envelope,
                       std::span<const std::byte> payload) {
     if (envelope.channel == Channel::kP2P && payload.size() > recv.buffer.size()) {
-      recv.request->fail(error_ptr(InvalidArgument(
-          "message of " + std::to_string(payload.size()) + " bytes from rank " +
-          std::to_string(source) + " (tag " + std::to_string(envelope.tag) +
-          ") does not fit the receive buffer of " + std::to_string(recv.buffer.size()) + " bytes")));
+      recv.request->fail(error_ptr(InvalidArgument("message of " + std::to_string(payload.size()) +
+                                                   " bytes from rank " + std::to_string(source) +
+                                                   " (tag " + std::to_string(envelope.tag) +
+                                                   ") does not fit the receive buffer of " +
+                                                   std::to_string(recv.buffer.size()) + " bytes")));
       return;
     }
     if (envelope.channel == Channel::kCollective && payload.size() != recv.buffer.size()) {
-      recv.request->fail(error_ptr(MismatchError(
-          describe_op(envelope.op) + " #" + std::to_string(envelope.seq) + " step " +
-          std::to_string(envelope.tag) + ": rank " + std::to_string(source) + " sent " +
-          std::to_string(payload.size()) + " bytes but the receive expects " +
-          std::to_string(recv.buffer.size()))));
+      recv.request->fail(error_ptr(
+          MismatchError(describe_op(envelope.op) + " #" + std::to_string(envelope.seq) + " step " +
+                        std::to_string(envelope.tag) + ": rank " + std::to_string(source) +
+                        " sent " + std::to_string(payload.size()) +
+                        " bytes but the receive expects " + std::to_string(recv.buffer.size()))));
       return;
     }
     if (!payload.empty()) std::memcpy(recv.buffer.data(), payload.data(), payload.size());
@@ -263,7 +269,8 @@ class LoopbackContext final : public transport::Context {
   int rank() const override { return rank_; }
   int size() const override { return hub_->size(); }
   std::string name() const override { return "loopback"; }
-  RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override {
+  RequestPtr isend(int peer, const Envelope& envelope,
+                   std::span<const std::byte> payload) override {
     return hub_->isend(rank_, peer, envelope, payload);
   }
   RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override {

@@ -102,8 +102,8 @@ void all_reduce_ring(Comm& comm, Bytes data, DType dtype, ReduceOp op, const Tun
         recvs[u].reset();
         if (is_reduce_scatter(u)) {
           const detail::Segment sg = range(block_received(u), u);
-          kernels::reduce_into(op, dtype, bytes(sg).data(), scratch.data() + (u % depth) * seg * esize,
-                               sg.size);
+          kernels::reduce_into(op, dtype, bytes(sg).data(),
+                               scratch.data() + (u % depth) * seg * esize, sg.size);
         }
       }
       // The slot of u is free again; the next receives were already posted

@@ -29,8 +29,8 @@ void broadcast_binomial_tree(Comm& comm, Bytes data, int root, const Tuning& tun
   auto real_rank = [&](int w) { return ring_mod(w + root, p); };
 
   // Children, largest subtree first, and the parent (-1 at the root).
-  const unsigned limit = v == 0 ? std::bit_ceil(static_cast<unsigned>(p))
-                                : static_cast<unsigned>(v & -v);
+  const unsigned limit =
+      v == 0 ? std::bit_ceil(static_cast<unsigned>(p)) : static_cast<unsigned>(v & -v);
   std::vector<int> children;
   for (unsigned m = limit >> 1; m >= 1; m >>= 1) {
     if (v + static_cast<int>(m) < p) children.push_back(real_rank(v + static_cast<int>(m)));

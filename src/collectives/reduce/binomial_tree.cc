@@ -38,8 +38,8 @@ void reduce_binomial_tree(Comm& comm, Bytes data, DType dtype, ReduceOp op, int 
   auto real_rank = [&](int w) { return ring_mod(w + root, p); };
 
   // Children in increasing subtree size (the fold order), and the parent.
-  const unsigned limit = v == 0 ? std::bit_ceil(static_cast<unsigned>(p))
-                                : static_cast<unsigned>(v & -v);
+  const unsigned limit =
+      v == 0 ? std::bit_ceil(static_cast<unsigned>(p)) : static_cast<unsigned>(v & -v);
   std::vector<int> children;
   for (unsigned m = 1; m < limit; m <<= 1) {
     if (v + static_cast<int>(m) < p) children.push_back(real_rank(v + static_cast<int>(m)));

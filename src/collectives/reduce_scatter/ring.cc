@@ -22,8 +22,8 @@
 
 namespace baton::collectives {
 
-void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
-                         DType dtype, ReduceOp op, const Tuning& tuning) {
+void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes output, DType dtype,
+                         ReduceOp op, const Tuning& tuning) {
   using detail::ring_mod;
   detail::check_list(inputs.size(), comm, "reduce_scatter inputs");
   const size_t count = detail::element_count(output.size(), dtype, comm);
@@ -57,7 +57,9 @@ void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes o
   const size_t last = static_cast<size_t>(p - 2);
 
   std::vector<std::byte> partials(2 * output.size());
-  auto partial = [&](size_t step) { return Bytes(partials).subspan((step % 2) * output.size(), output.size()); };
+  auto partial = [&](size_t step) {
+    return Bytes(partials).subspan((step % 2) * output.size(), output.size());
+  };
   auto piece = [&](auto block, size_t u) {
     const detail::Segment sg = detail::segment_of(count, seg, u % nseg);
     return block.subspan(sg.begin * esize, sg.size * esize);
@@ -73,7 +75,8 @@ void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes o
     std::vector<transport::RequestPtr> recvs(units);
     auto post_send = [&](size_t u) {
       const size_t s = u / nseg;
-      const ConstBytes from = s == 0 ? piece(input(r - 1), u) : ConstBytes(piece(partial(s - 1), u));
+      const ConstBytes from =
+          s == 0 ? piece(input(r - 1), u) : ConstBytes(piece(partial(s - 1), u));
       sends[u] = comm.isend(right, static_cast<int64_t>(u), from);
     };
     auto post_recv = [&](size_t u) {
@@ -90,8 +93,8 @@ void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes o
       comm.wait(recvs[u], left);
       recvs[u].reset();
       const Bytes acc = piece(target(s), u);
-      kernels::reduce_into(op, dtype, acc.data(), piece(input(r - static_cast<int>(s) - 2), u).data(),
-                           acc.size() / esize);
+      kernels::reduce_into(op, dtype, acc.data(),
+                           piece(input(r - static_cast<int>(s) - 2), u).data(), acc.size() / esize);
       if (u + depth < units) post_recv(u + depth);
       if (u + nseg < units) post_send(u + nseg);
     }
