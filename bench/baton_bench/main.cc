@@ -38,7 +38,7 @@ void print_header(const BenchOptions& o, const baton::Group& world, const std::s
     std::printf("op,backend,transport,ranks,bytes,iters,time_us,algbw_GBps,busbw_GBps\n");
     return;
   }
-  std::printf("# baton-bench: %d ranks, backend %s, transport %s, dtype %s, reduce op %s\n",
+  std::printf("# baton-bench: ranks %d, backend %s, transport %s, dtype %s, reduce op %s\n",
               world.size(), backend.c_str(), transport_of(backend).c_str(),
               std::string(baton::dtype_name(o.dtype)).c_str(),
               std::string(baton::reduce_op_name(o.reduce_op)).c_str());

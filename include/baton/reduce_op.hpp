@@ -3,7 +3,8 @@
 // AVG is SUM followed by a division by the number of contributors (integer
 // types divide with truncation toward zero). BAND, BOR and BXOR apply to
 // integer and Bool tensors only; on floating-point tensors they are an
-// InvalidArgument. For Bool, SUM is logical or, PRODUCT logical and.
+// InvalidArgument, and so is AVG on Bool tensors. For Bool, SUM and MAX are
+// logical or, PRODUCT and MIN logical and.
 //
 // Thread safety: plain value types and pure functions.
 #pragma once

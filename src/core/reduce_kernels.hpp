@@ -13,7 +13,8 @@
 //    either operand is NaN the result is NaN. Between -0.0 and +0.0 either
 //    may be returned.
 //  - Bool (one byte, 0 or 1; any non-zero byte reads as true): SUM and MAX
-//    are logical or, PRODUCT and MIN logical and, BAND/BOR/BXOR logical.
+//    are logical or, PRODUCT and MIN logical and, BAND/BOR/BXOR logical; AVG is
+//    not defined (InvalidArgument).
 //  - BAND, BOR, BXOR on Float32/Float64/Float16/BFloat16 are an
 //    InvalidArgument ("BAND is not defined for float32 tensors"), as is any
 //    (op, dtype) pair for which baton::supports(op, dtype) is false.
@@ -65,7 +66,7 @@ void reduce_n(ReduceOp op, DType dtype, void* out, std::span<const void* const> 
 // data[i] /= divisor: the last step of AVG. Integers truncate toward zero;
 // floats are divided with one correctly rounded division (divisor converted
 // to the float type, exact up to 2^24 for float32); Float16/BFloat16 divide in
-// float32 and round once; Bool (whose AVG is logical or) is left unchanged.
+// float32 and round once. AVG is not defined on Bool (InvalidArgument).
 // Does not block. Throws InvalidArgument when divisor < 1 or when AVG is not
 // defined on dtype.
 void divide(DType dtype, void* data, size_t count, int64_t divisor);

@@ -252,7 +252,7 @@ DivideFn pick_divide(Isa isa) {
   return &divide_portable<T>;
 }
 
-// Bool: AVG is logical or (SUM); dividing leaves it as it is.
+// Bool: AVG is rejected by check_op before this is reached; dividing truth values is a no-op.
 void divide_bool(void* /*data*/, size_t /*count*/, int64_t /*divisor*/) {}
 
 }  // namespace

@@ -20,6 +20,7 @@ std::ostream& operator<<(std::ostream& os, ReduceOp op) { return os << reduce_op
 
 bool supports(ReduceOp op, DType dtype) {
   const bool bitwise = op == ReduceOp::BAND || op == ReduceOp::BOR || op == ReduceOp::BXOR;
+  if (op == ReduceOp::AVG && dtype == DType::Bool) return false;  // no mean of truth values
   return !(bitwise && is_floating_point(dtype));
 }
 

@@ -71,6 +71,7 @@ TEST(ReduceOpNames, NamesAndSupport) {
   EXPECT_FALSE(supports(ReduceOp::BAND, DType::BFloat16));
   EXPECT_TRUE(supports(ReduceOp::BOR, DType::Int8));
   EXPECT_TRUE(supports(ReduceOp::AVG, DType::Float16));
+  EXPECT_FALSE(supports(ReduceOp::AVG, DType::Bool));
 }
 
 }  // namespace

@@ -17,7 +17,9 @@ TEST(RankRunner, ProcessesReportEachFailureByRank) {
       [](int rank, int) {
         if (rank == 1) throw std::runtime_error("boom");
         if (rank == 2) ::raise(SIGSEGV);
-        if (rank == 3) EXPECT_EQ(rank, 0) << "gtest failure inside a rank";
+        if (rank == 3) {
+          EXPECT_EQ(rank, 0) << "gtest failure inside a rank";
+        }
       },
       {.mode = RankMode::kProcesses, .timeout = std::chrono::seconds(20)});
   ASSERT_EQ(results.size(), 4u);
@@ -33,7 +35,10 @@ TEST(RankRunner, ProcessesReportEachFailureByRank) {
 TEST(RankRunner, HungProcessIsKilledAtTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
   auto results = try_run_ranks(
-      2, [](int rank, int) { if (rank == 1) ::pause(); },
+      2,
+      [](int rank, int) {
+        if (rank == 1) ::pause();
+      },
       {.mode = RankMode::kProcesses, .timeout = std::chrono::milliseconds(500)});
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_TRUE(results[0].ok);
