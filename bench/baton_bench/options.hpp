@@ -27,7 +27,6 @@ struct BenchOptions {
   int warmup = -1;  // -1: adapts to the size (warmup_for)
   int iters = -1;   // -1: adapts to the size (iters_for)
   bool csv = false;
-  bool check = true;
   std::string backend = "auto";
 };
 
