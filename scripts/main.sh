@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-./build/tools/baton_run/baton-run --standalone --nproc-per-node 2 ./build/examples/store_demo
+./build/tools/baton_run/baton-run --standalone --nproc-per-node 2 ./build/examples/collectives_tour

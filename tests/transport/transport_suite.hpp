@@ -50,6 +50,9 @@ struct TransportFactory {
       make;
 };
 
+// Test names and ctest listings show the transport's name, not raw bytes.
+inline void PrintTo(const TransportFactory& factory, std::ostream* os) { *os << factory.name; }
+
 inline std::string factory_name(const ::testing::TestParamInfo<TransportFactory>& info) {
   return info.param.name;
 }
