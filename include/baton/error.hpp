@@ -9,6 +9,7 @@
 // Thread safety: these are plain value types.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -66,5 +67,11 @@ class UnsupportedError : public Error {
  public:
   explicit UnsupportedError(const std::string& m) : Error(ErrorCode::kUnsupported, m) {}
 };
+
+// The message of the exception in `error` ("unknown error" for one that is
+// not a std::exception, "" for nullptr); for logs and for errors that wrap others.
+std::string error_message(const std::exception_ptr& error);
+// The code of a baton::Error in `error`; kInternal for any other exception.
+ErrorCode error_code(const std::exception_ptr& error);
 
 }  // namespace baton

@@ -16,4 +16,26 @@ std::string_view error_code_name(ErrorCode code) {
   return "unknown";
 }
 
+std::string error_message(const std::exception_ptr& error) {
+  if (!error) return "";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+ErrorCode error_code(const std::exception_ptr& error) {
+  if (!error) return ErrorCode::kInternal;
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return e.code();
+  } catch (...) {
+    return ErrorCode::kInternal;
+  }
+}
+
 }  // namespace baton

@@ -25,16 +25,6 @@ std::string list_ranks(const std::vector<int>& ranks) {
   return out;
 }
 
-std::string message_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 }  // namespace
 
 std::string encode_entry(const DiagEntry& entry) {
@@ -111,7 +101,7 @@ std::exception_ptr diagnose_timeout(Store& store, int rank, int size, const Diag
   }
   if (!missing.empty()) {
     return std::make_exception_ptr(TimeoutError(
-        message_of(error) +
+        error_message(error) +
         "; ranks still missing: " + list_ranks(missing).substr(missing.size() == 1 ? 5 : 6) +
         " (never started " + describe_op(mine.op, mine.seq) + ")"));
   }

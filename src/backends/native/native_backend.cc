@@ -57,26 +57,6 @@ transport::OpDesc make_desc(OpKind kind, const Tensor* tensor, int root = -1,
   return desc;
 }
 
-std::string message_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
-bool is_timeout(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const TimeoutError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 std::string describe_duration(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
   return std::to_string(d.count()) + " ms";
@@ -111,7 +91,7 @@ bool NativeBackend::fail_group(std::exception_ptr why) {
     failure_ = why;
   }
   BATON_LOG_INFO(kSubsys) << options_.group_name << " rank " << rank_
-                          << " failed: " << message_of(why);
+                          << " failed: " << error_message(why);
   std::shared_lock lock(context_mu_);
   if (context_) context_->abort(std::move(why));
   return true;
@@ -241,7 +221,7 @@ void NativeBackend::execute(Op& op) {
   if (!error) return;
   // The first failure aborts the transport at once, so the peers stop waiting
   // (and diagnose too), then may be refined into the error every rank reports.
-  if (fail_group(error) && is_timeout(error)) {
+  if (fail_group(error) && error_code(error) == ErrorCode::kTimeout) {
     error = diagnose(op, error);
     std::lock_guard lock(mu_);
     failure_ = error;

@@ -347,7 +347,7 @@ void Connection::fail(const std::exception_ptr& error) {
   if (was == ReadState::kPayload && header_.type == FrameType::kData)
     matcher_.drop(delivery_, error);
   delivery_ = Delivery{};
-  events_.failed(peer_, error);
+  events_.failed(peer_, error, goodbye_);
 }
 
 void Connection::abort(const std::exception_ptr& why, bool tell_peer) {
@@ -405,21 +405,28 @@ void Connection::close(const std::exception_ptr& why) {
   if (state_ == ReadState::kClosed) return;
   const ReadState was = state_;
   state_ = ReadState::kClosed;
-  std::deque<SendOp> queue;
+  std::deque<SendOp> unsent;  // data sends that did not get out: they fail
+  Completions done;
   {
     std::lock_guard lock(send_mu_);
     if (!send_closed_) {
-      const bool between_frames = sendq_.empty() || sendq_.front().written == 0;
-      queue.swap(sendq_);
-      if (between_frames) {
-        // Best effort, without waiting: the socket buffer normally has room.
-        SendOp bye;
-        bye.header = encode_frame_header(FrameHeader{FrameType::kGoodbye, Envelope{}, 0});
-        sendq_.push_back(std::move(bye));
-        Completions done;
-        flush_locked(done);
-        sendq_.clear();
+      // A frame already begun and the control frames (an abort's reason) go
+      // out first, best effort without waiting, so the peer reads why this
+      // rank left; data sends not yet begun fail. The goodbye comes last, and
+      // only reaches the peer when everything before it did.
+      std::deque<SendOp> keep;
+      for (SendOp& op : sendq_) {
+        (op.written > 0 || !op.request ? keep : unsent).push_back(std::move(op));
       }
+      sendq_.swap(keep);
+      SendOp bye;
+      bye.header = encode_frame_header(FrameHeader{FrameType::kGoodbye, Envelope{}, 0});
+      sendq_.push_back(std::move(bye));
+      flush_locked(done);
+      for (SendOp& op : sendq_) {
+        if (op.request) unsent.push_back(std::move(op));
+      }
+      sendq_.clear();
       send_closed_ = true;
       send_error_ = why;
     }
@@ -431,9 +438,8 @@ void Connection::close(const std::exception_ptr& why) {
   }
   ::shutdown(fd_.get(), SHUT_WR);
   fd_.reset();
-  for (SendOp& op : queue) {
-    if (op.request) op.request->fail(why);
-  }
+  for (auto& [r, bytes] : done) r->complete(peer_, bytes);
+  for (SendOp& op : unsent) op.request->fail(why);
   if (was == ReadState::kPayload && header_.type == FrameType::kData) matcher_.drop(delivery_, why);
   delivery_ = Delivery{};
 }

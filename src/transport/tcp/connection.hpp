@@ -55,7 +55,9 @@ class Connection {
  public:
   struct Events {
     // The connection failed and has closed its socket; `error` names the peer.
-    std::function<void(int peer, std::exception_ptr error)> failed;
+    // `graceful`: the peer said goodbye first (it shut its context down on
+    // purpose, after the connection had been set up).
+    std::function<void(int peer, std::exception_ptr error, bool graceful)> failed;
     // The peer sent an abort frame; `error` is its reason, as an exception of
     // the peer's error code.
     std::function<void(int peer, std::exception_ptr error)> aborted;

@@ -306,7 +306,9 @@ void TcpContext::install(int peer, UniqueFd fd) {
   auto connection = std::make_unique<Connection>(
       loop_, matcher_, std::move(fd), rank_, peer, size_,
       Connection::Events{
-          .failed = [this](int p, std::exception_ptr e) { on_peer_failed(p, e); },
+          .failed = [this](int p, std::exception_ptr e, bool graceful) {
+            on_peer_failed(p, e, graceful);
+          },
           .aborted = [this](int p, std::exception_ptr e) { on_peer_abort(p, e); },
       });
   connection->start();
@@ -371,8 +373,12 @@ void TcpContext::abort(std::exception_ptr why) {
 
 // ---------------------------------------------------------------- events
 
-void TcpContext::on_peer_failed(int peer, const std::exception_ptr& error) {
+void TcpContext::on_peer_failed(int peer, const std::exception_ptr& error, bool graceful) {
   matcher_.fail_peer(peer, error);
+  // A peer that said goodbye had finished setting up with us and left on
+  // purpose (e.g. a rank outside every subgroup that is done early): that
+  // fails what involves it, not this rank's own mesh setup.
+  if (graceful) return;
   {
     std::lock_guard lock(setup_mu_);
     if (!setup_error_) setup_error_ = error;

@@ -57,7 +57,7 @@ class TcpContext final : public Context {
   std::string connect_to(int peer, Store& store, const Hello& self, Clock::time_point deadline);
   void install(int peer, UniqueFd fd);                                     // loop thread
   std::string check_rank(int from);                                        // loop thread
-  void on_peer_failed(int peer, const std::exception_ptr& error);          // loop thread
+  void on_peer_failed(int peer, const std::exception_ptr& error, bool graceful);  // loop thread
   void on_peer_abort(int peer, const std::exception_ptr& error);           // loop thread
   void abort_connections(const std::exception_ptr& why, bool tell_peers);  // loop thread
   void schedule_resume();                                                  // any thread
