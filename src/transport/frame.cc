@@ -169,26 +169,6 @@ FrameHeader make_abort_header(ErrorCode code, uint64_t reason_length) {
   return h;
 }
 
-ErrorCode error_code_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const Error& e) {
-    return e.code();
-  } catch (...) {
-    return ErrorCode::kInternal;
-  }
-}
-
-std::string error_message_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 std::exception_ptr make_error(ErrorCode code, const std::string& message) {
   switch (code) {
     case ErrorCode::kInvalidArgument: return std::make_exception_ptr(InvalidArgument(message));

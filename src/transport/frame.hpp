@@ -69,9 +69,6 @@ std::string envelope_problem(const Envelope& envelope, int world_size);
 // exception of the same ErrorCode so that, e.g., a MismatchError found on one
 // rank is a MismatchError on every rank.
 FrameHeader make_abort_header(ErrorCode code, uint64_t reason_length);
-// The code and message of an exception_ptr (kInternal for non-baton errors).
-ErrorCode error_code_of(const std::exception_ptr& error);
-std::string error_message_of(const std::exception_ptr& error);
 // An exception of the given code carrying `message`.
 std::exception_ptr make_error(ErrorCode code, const std::string& message);
 

@@ -123,11 +123,11 @@ TEST(FrameTest, EnvelopeProblemsForSenders) {
 
 TEST(FrameTest, ErrorsKeepTheirCodeAcrossTheWire) {
   const auto e = make_error(ErrorCode::kMismatch, "rank 0 runs x");
-  EXPECT_EQ(error_code_of(e), ErrorCode::kMismatch);
-  EXPECT_EQ(error_message_of(e), "rank 0 runs x");
+  EXPECT_EQ(baton::error_code(e), ErrorCode::kMismatch);
+  EXPECT_EQ(baton::error_message(e), "rank 0 runs x");
   EXPECT_THROW(std::rethrow_exception(e), MismatchError);
   EXPECT_THROW(std::rethrow_exception(make_error(ErrorCode::kConnection, "x")), ConnectionError);
-  EXPECT_EQ(error_code_of(std::make_exception_ptr(std::runtime_error("x"))), ErrorCode::kInternal);
+  EXPECT_EQ(baton::error_code(std::make_exception_ptr(std::runtime_error("x"))), ErrorCode::kInternal);
 }
 
 // ---------------------------------------------------------------- hello

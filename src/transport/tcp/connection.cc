@@ -340,7 +340,7 @@ void Connection::fail(const std::exception_ptr& error) {
   }
   fd_.reset();
   BATON_LOG_INFO(log::Subsys::kTransport)
-      << "rank " << rank_ << " lost rank " << peer_ << ": " << error_message_of(error);
+      << "rank " << rank_ << " lost rank " << peer_ << ": " << baton::error_message(error);
   for (SendOp& op : queue) {
     if (op.request) op.request->fail(error);
   }
@@ -384,10 +384,10 @@ void Connection::abort(const std::exception_ptr& why, bool tell_peer) {
       }
     }
     if (tell_peer) {
-      std::string reason = error_message_of(why);
+      std::string reason = baton::error_message(why);
       if (reason.size() > kMaxAbortReasonBytes) reason.resize(kMaxAbortReasonBytes);
       SendOp op;
-      op.header = encode_frame_header(make_abort_header(error_code_of(why), reason.size()));
+      op.header = encode_frame_header(make_abort_header(baton::error_code(why), reason.size()));
       op.owned.resize(reason.size());
       std::memcpy(op.owned.data(), reason.data(), reason.size());
       op.payload = op.owned;

@@ -215,7 +215,7 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
                           seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(
                               Clock::now() - started)) +
                           " setting up its tcp connections; not connected: " + missing;
-    if (failure) message += "; also: " + error_message_of(failure);
+    if (failure) message += "; also: " + baton::error_message(failure);
     throw TimeoutError(message);
   }
   if (failure) std::rethrow_exception(failure);
@@ -388,7 +388,7 @@ void TcpContext::on_peer_failed(int peer, const std::exception_ptr& error, bool 
 
 void TcpContext::on_peer_abort(int peer, const std::exception_ptr& error) {
   BATON_LOG_WARN(log::Subsys::kTransport)
-      << describe() << " aborts because rank " << peer << " did: " << error_message_of(error);
+      << describe() << " aborts because rank " << peer << " did: " << baton::error_message(error);
   matcher_.fail_all(error);
   failed_.store(true, std::memory_order_release);
   abort_connections(matcher_.context_error(), false);
