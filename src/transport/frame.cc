@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/little_endian.hpp"
 #include "baton/dtype.hpp"
 #include "baton/reduce_op.hpp"
 
@@ -27,24 +28,6 @@ constexpr size_t kOffLength = 40;
 
 constexpr size_t kNumDTypes = std::size(kAllDTypes);
 constexpr size_t kNumReduceOps = std::size(kAllReduceOps);
-
-template <class T>
-void put(std::byte* out, T value) {
-  auto u = static_cast<std::make_unsigned_t<T>>(value);
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    out[i] = static_cast<std::byte>(u & 0xff);
-    u = static_cast<decltype(u)>(u >> 8);
-  }
-}
-
-template <class T>
-T get(const std::byte* in) {
-  std::make_unsigned_t<T> u = 0;
-  for (size_t i = sizeof(T); i-- > 0;) {
-    u = static_cast<decltype(u)>((u << 8) | std::to_integer<uint8_t>(in[i]));
-  }
-  return static_cast<T>(u);
-}
 
 std::string hex_bytes(const std::byte* p, size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -70,20 +53,20 @@ FrameHeaderBytes encode_frame_header(const FrameHeader& header) {
   FrameHeaderBytes out{};
   std::byte* p = out.data();
   std::memcpy(p + kOffMagic, kFrameMagic.data(), kFrameMagic.size());
-  put<uint8_t>(p + kOffVersion, kFrameVersion);
-  put<uint8_t>(p + kOffType, static_cast<uint8_t>(header.type));
+  put_le<uint8_t>(p + kOffVersion, kFrameVersion);
+  put_le<uint8_t>(p + kOffType, static_cast<uint8_t>(header.type));
   const Envelope& e = header.envelope;
   // Control frames (abort, goodbye) carry channel 0.
-  put<uint8_t>(p + kOffChannel,
+  put_le<uint8_t>(p + kOffChannel,
                header.type == FrameType::kData ? static_cast<uint8_t>(e.channel) : uint8_t{0});
-  put<uint8_t>(p + kOffKind, e.op.kind);
-  put<uint8_t>(p + kOffDtype, e.op.dtype);
-  put<uint8_t>(p + kOffReduceOp, e.op.reduce_op);
-  put<int32_t>(p + kOffRoot, e.op.root);
-  put<uint64_t>(p + kOffCount, e.op.count);
-  put<uint64_t>(p + kOffSeq, e.seq);
-  put<int64_t>(p + kOffTag, e.tag);
-  put<uint64_t>(p + kOffLength, header.length);
+  put_le<uint8_t>(p + kOffKind, e.op.kind);
+  put_le<uint8_t>(p + kOffDtype, e.op.dtype);
+  put_le<uint8_t>(p + kOffReduceOp, e.op.reduce_op);
+  put_le<int32_t>(p + kOffRoot, e.op.root);
+  put_le<uint64_t>(p + kOffCount, e.op.count);
+  put_le<uint64_t>(p + kOffSeq, e.seq);
+  put_le<int64_t>(p + kOffTag, e.tag);
+  put_le<uint64_t>(p + kOffLength, header.length);
   return out;
 }
 
@@ -94,26 +77,26 @@ FrameHeader decode_frame_header(std::span<const std::byte, kFrameHeaderSize> byt
     bad(peer, "bad magic " + hex_bytes(p + kOffMagic, 4) +
                   " (expected \"BTNF\" = " + hex_bytes(kFrameMagic.data(), 4) + ")");
   }
-  const auto version = get<uint8_t>(p + kOffVersion);
+  const auto version = get_le<uint8_t>(p + kOffVersion);
   if (version != kFrameVersion) {
     bad(peer, "protocol version " + std::to_string(version) + " (this build speaks version " +
                   std::to_string(kFrameVersion) + "; run the same Baton version on every rank)");
   }
   FrameHeader h;
-  const auto type = get<uint8_t>(p + kOffType);
+  const auto type = get_le<uint8_t>(p + kOffType);
   if (type < 1 || type > 3) bad(peer, "unknown frame type " + std::to_string(type));
   h.type = static_cast<FrameType>(type);
-  if (get<uint16_t>(p + kOffReserved) != 0) bad(peer, "reserved bytes 10-11 are not zero");
+  if (get_le<uint16_t>(p + kOffReserved) != 0) bad(peer, "reserved bytes 10-11 are not zero");
   Envelope& e = h.envelope;
-  const auto channel = get<uint8_t>(p + kOffChannel);
-  e.op.kind = get<uint8_t>(p + kOffKind);
-  e.op.dtype = get<uint8_t>(p + kOffDtype);
-  e.op.reduce_op = get<uint8_t>(p + kOffReduceOp);
-  e.op.root = get<int32_t>(p + kOffRoot);
-  e.op.count = get<uint64_t>(p + kOffCount);
-  e.seq = get<uint64_t>(p + kOffSeq);
-  e.tag = get<int64_t>(p + kOffTag);
-  h.length = get<uint64_t>(p + kOffLength);
+  const auto channel = get_le<uint8_t>(p + kOffChannel);
+  e.op.kind = get_le<uint8_t>(p + kOffKind);
+  e.op.dtype = get_le<uint8_t>(p + kOffDtype);
+  e.op.reduce_op = get_le<uint8_t>(p + kOffReduceOp);
+  e.op.root = get_le<int32_t>(p + kOffRoot);
+  e.op.count = get_le<uint64_t>(p + kOffCount);
+  e.seq = get_le<uint64_t>(p + kOffSeq);
+  e.tag = get_le<int64_t>(p + kOffTag);
+  h.length = get_le<uint64_t>(p + kOffLength);
 
   if (h.type == FrameType::kData) {
     if (channel != static_cast<uint8_t>(Channel::kP2P) &&

@@ -1,4 +1,5 @@
 // The hello of a TCP transport connection; see handshake.hpp.
+#include "core/little_endian.hpp"
 #include "transport/tcp/handshake.hpp"
 
 #include <cstdio>
@@ -18,24 +19,6 @@ constexpr size_t kOffTo = 28;
 constexpr size_t kOffSize = 32;
 constexpr size_t kOffReserved2 = 36;  // 4 bytes, zero
 constexpr size_t kOffJobId = 40;      // kJobIdBytes, zero padded
-
-template <class T>
-void put(std::byte* out, T value) {
-  auto u = static_cast<std::make_unsigned_t<T>>(value);
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    out[i] = static_cast<std::byte>(u & 0xff);
-    u = static_cast<decltype(u)>(u >> 8);
-  }
-}
-
-template <class T>
-T get(const std::byte* in) {
-  std::make_unsigned_t<T> u = 0;
-  for (size_t i = sizeof(T); i-- > 0;) {
-    u = static_cast<decltype(u)>((u << 8) | std::to_integer<uint8_t>(in[i]));
-  }
-  return static_cast<T>(u);
-}
 
 // Printable form of untrusted bytes for a log line.
 std::string printable(const std::byte* p, size_t n) {
@@ -79,12 +62,12 @@ HelloBytes encode_hello(const Hello& hello) {
   HelloBytes out{};
   std::byte* p = out.data();
   std::memcpy(p + kOffMagic, kHelloMagic.data(), kHelloMagic.size());
-  put<uint16_t>(p + kOffVersion, kHelloVersion);
-  put<uint64_t>(p + kOffToken, hello.token);
-  put<uint64_t>(p + kOffGroup, hello.group_hash);
-  put<int32_t>(p + kOffFrom, hello.from_rank);
-  put<int32_t>(p + kOffTo, hello.to_rank);
-  put<int32_t>(p + kOffSize, hello.world_size);
+  put_le<uint16_t>(p + kOffVersion, kHelloVersion);
+  put_le<uint64_t>(p + kOffToken, hello.token);
+  put_le<uint64_t>(p + kOffGroup, hello.group_hash);
+  put_le<int32_t>(p + kOffFrom, hello.from_rank);
+  put_le<int32_t>(p + kOffTo, hello.to_rank);
+  put_le<int32_t>(p + kOffSize, hello.world_size);
   const std::string job = job_id_field(hello.job_id);
   std::memcpy(p + kOffJobId, job.data(), job.size());
   return out;
@@ -97,22 +80,22 @@ std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes, 
            " (expected \"BTNH\": not a Baton transport peer)";
     return std::nullopt;
   }
-  const auto version = get<uint16_t>(p + kOffVersion);
+  const auto version = get_le<uint16_t>(p + kOffVersion);
   if (version != kHelloVersion) {
     *why = "handshake version " + std::to_string(version) + " (this build speaks version " +
            std::to_string(kHelloVersion) + ")";
     return std::nullopt;
   }
-  if (get<uint16_t>(p + kOffReserved) != 0 || get<uint32_t>(p + kOffReserved2) != 0) {
+  if (get_le<uint16_t>(p + kOffReserved) != 0 || get_le<uint32_t>(p + kOffReserved2) != 0) {
     *why = "non-zero reserved handshake bytes";
     return std::nullopt;
   }
   Hello h;
-  h.token = get<uint64_t>(p + kOffToken);
-  h.group_hash = get<uint64_t>(p + kOffGroup);
-  h.from_rank = get<int32_t>(p + kOffFrom);
-  h.to_rank = get<int32_t>(p + kOffTo);
-  h.world_size = get<int32_t>(p + kOffSize);
+  h.token = get_le<uint64_t>(p + kOffToken);
+  h.group_hash = get_le<uint64_t>(p + kOffGroup);
+  h.from_rank = get_le<int32_t>(p + kOffFrom);
+  h.to_rank = get_le<int32_t>(p + kOffTo);
+  h.world_size = get_le<int32_t>(p + kOffSize);
   const char* job = reinterpret_cast<const char*>(p + kOffJobId);
   h.job_id.assign(job, strnlen(job, kJobIdBytes));
   for (const char c : h.job_id) {
