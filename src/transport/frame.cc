@@ -4,9 +4,9 @@
 
 #include <cstring>
 
-#include "core/little_endian.hpp"
 #include "baton/dtype.hpp"
 #include "baton/reduce_op.hpp"
+#include "core/little_endian.hpp"
 
 namespace baton::transport {
 namespace {

@@ -1,9 +1,10 @@
 // The hello of a TCP transport connection; see handshake.hpp.
-#include "core/little_endian.hpp"
 #include "transport/tcp/handshake.hpp"
 
 #include <cstdio>
 #include <cstring>
+
+#include "core/little_endian.hpp"
 
 namespace baton::transport::tcp {
 namespace {
