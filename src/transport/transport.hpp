@@ -35,7 +35,9 @@
 // (best effort) on every peer, with the given reason.
 //
 // Thread safety: isend, irecv and abort may be called from any thread.
-// Requests complete on the transport's progress thread.
+// Requests complete on the transport's progress thread, or on the calling
+// thread when isend finds an idle connection and writes the whole message at
+// once, or when irecv matches a message that has already arrived.
 #pragma once
 
 #include <chrono>
