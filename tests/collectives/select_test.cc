@@ -13,6 +13,7 @@
 #include "collectives/dispatch.hpp"
 #include "core/config.hpp"
 #include "tests/collectives/collective_test_util.hpp"
+#include "tests/support/scoped_env.hpp"
 
 namespace baton::testing {
 namespace {
@@ -25,31 +26,7 @@ constexpr OpKind kCollectives[] = {OpKind::kBroadcast,     OpKind::kAllReduce, O
                                    OpKind::kAllGather,     OpKind::kGather,    OpKind::kScatter,
                                    OpKind::kReduceScatter, OpKind::kAllToAll,  OpKind::kBarrier};
 
-// Sets (or unsets, with nullopt) an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = ::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using baton::testing::ScopedEnv;
 
 class SelectTest : public ::testing::Test {
  protected:

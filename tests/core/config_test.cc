@@ -7,28 +7,12 @@
 #include <sstream>
 
 #include "baton/error.hpp"
+#include "tests/support/scoped_env.hpp"
 
 namespace baton::config {
 namespace {
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using baton::testing::ScopedEnv;
 
 TEST(Config, DefaultsAndOverrides) {
   unsetenv("BATON_TIMEOUT");

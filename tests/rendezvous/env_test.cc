@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "baton/error.hpp"
-#include "tests/rendezvous/scoped_env.hpp"
+#include "tests/support/scoped_env.hpp"
 
 namespace baton::rendezvous {
 namespace {
 
-using testing::ScopedEnv;
+using baton::testing::ScopedEnv;
 
 std::string discover_error(int rank = -1, int world_size = -1) {
   try {

@@ -14,10 +14,12 @@
 
 #include "core/socket.hpp"
 #include "rendezvous/rendezvous.hpp"
-#include "tests/rendezvous/scoped_env.hpp"
+#include "tests/support/scoped_env.hpp"
 #include "tests/support/rank_runner.hpp"
 
 namespace baton::rendezvous::testing {
+
+using baton::testing::ScopedEnv;
 
 inline constexpr baton::testing::RunOptions kProcesses{.mode = baton::testing::RankMode::kProcesses,
                                                        .timeout = std::chrono::seconds(60)};

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace baton::testing {
@@ -39,6 +40,18 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Polls cond until it holds or 10 s pass (the state it waits for is reached
+// by another thread; there is nothing to block on).
+template <class Cond>
+bool eventually(Cond cond) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return cond();
+}
 
 inline std::vector<uint8_t> bytes_of(std::string_view s) {
   return std::vector<uint8_t>(s.begin(), s.end());

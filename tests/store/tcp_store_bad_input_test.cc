@@ -52,15 +52,6 @@ using std::chrono::seconds;
 
 constexpr milliseconds kCloseWithin = seconds(5);
 
-template <class Cond>
-bool eventually(Cond cond) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return cond();
-}
 
 std::vector<uint8_t> frame(uint32_t length, uint8_t kind, std::span<const uint8_t> body = {}) {
   const auto header = tcp::encode_frame_header(length, kind);

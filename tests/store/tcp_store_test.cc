@@ -23,17 +23,6 @@ TcpStoreOptions client_options(milliseconds timeout = seconds(30)) {
   return TcpStoreOptions{.timeout = timeout};
 }
 
-// Polls cond until it holds or 10 s pass (the state it waits for is reached
-// by another thread; there is nothing to block on).
-template <class Cond>
-bool eventually(Cond cond) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return cond();
-}
 
 std::string what_of(const std::function<void()>& fn) {
   try {

@@ -14,11 +14,19 @@
 #include <optional>
 #include <string>
 
-namespace baton::rendezvous::testing {
+namespace baton::testing {
 
 class ScopedEnv {
  public:
   ScopedEnv() = default;
+  // One variable for the scope: set to `value`, or unset when nullopt.
+  ScopedEnv(const std::string& name, const std::optional<std::string>& value) {
+    if (value) {
+      set(name, *value);
+    } else {
+      unset(name);
+    }
+  }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
   ~ScopedEnv() {
@@ -78,4 +86,4 @@ class ScopedEnv {
   std::map<std::string, std::optional<std::string>> saved_;
 };
 
-}  // namespace baton::rendezvous::testing
+}  // namespace baton::testing
