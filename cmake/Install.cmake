@@ -1,8 +1,9 @@
 # Install the library, its headers, the tools and an exported CMake package so
-# that find_package(baton) + target_link_libraries(x baton::baton) works.
+# that find_package(baton) + target_link_libraries(x baton::baton) works
+# (baton::train for the training layer, which brings zlib).
 include(CMakePackageConfigHelpers)
 
-install(TARGETS baton EXPORT batonTargets
+install(TARGETS baton baton_train EXPORT batonTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

@@ -31,6 +31,7 @@ constexpr Tunable kTunables[] = {
     {"BATON_ALL_REDUCE_SMALL_BYTES", "65536", "Under auto, an all_reduce of fewer bytes than this (or fewer elements than ranks) uses recursive doubling, a larger one the ring"},
     {"BATON_COLL_SEGMENT_BYTES", "524288", "Largest message (bytes) of the pipelined collectives (rings, trees): blocks are cut into segments of this size"},
     {"BATON_COLL_PIPELINE_DEPTH", "4", "Segments a ring collective keeps receiving ahead of the one it is reducing"},
+    {"BATON_BUCKET_BYTES", "26214400", "Default largest gradient bucket (bytes) of GradientBucketer and DDP (25 MiB); same value on every rank"},
 };
 
 const Tunable& find(std::string_view name) {
