@@ -21,3 +21,23 @@ else()
   set(BATON_HAVE_TORCH OFF)
   message(STATUS "Baton: LibTorch not found (apt-get install libtorch-dev); adapter and MNIST example skipped")
 endif()
+
+# The mpi backend: ON when MPI (C bindings, reached through the CXX component)
+# is found, OFF otherwise; the rest of the library never needs MPI.
+find_package(MPI COMPONENTS CXX QUIET)
+if(MPI_CXX_FOUND)
+  set(_baton_with_mpi_default ON)
+else()
+  set(_baton_with_mpi_default OFF)
+endif()
+option(BATON_WITH_MPI "Build the mpi backend (default: ON when find_package(MPI) finds MPI)"
+       ${_baton_with_mpi_default})
+if(BATON_WITH_MPI AND NOT MPI_CXX_FOUND)
+  message(FATAL_ERROR "BATON_WITH_MPI=ON but MPI was not found (Debian: apt-get install libopenmpi-dev openmpi-bin)")
+endif()
+# The C library alone (libmpi), without the MPI-2 C++ bindings' library.
+if(MPI_mpi_LIBRARY)
+  set(BATON_MPI_LIBRARIES ${MPI_mpi_LIBRARY})
+else()
+  set(BATON_MPI_LIBRARIES ${MPI_CXX_LIBRARIES})
+endif()

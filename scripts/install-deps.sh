@@ -9,6 +9,7 @@ packages=(
   libbenchmark-dev          # baton-bench and micro-benchmarks
   libcli11-dev              # command-line parsing of baton-run, baton-store, baton-bench
   zlib1g-dev                # gzip'd IDX datasets
+  libopenmpi-dev openmpi-bin # the mpi backend and its mpirun tests (docs/clusters.md)
   dataset-fashion-mnist     # the MNIST example's default data (/usr/share/datasets/fashion-mnist)
   libtorch-dev              # the LibTorch adapter (DDP) and the MNIST example
   procps iproute2           # ps/pgrep and ip, used by launcher and network tests

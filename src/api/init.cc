@@ -20,6 +20,7 @@
 #include "backends/registry.hpp"
 #include "baton/distributed.hpp"
 #include "baton/error.hpp"
+#include "baton/hash_store.hpp"
 #include "baton/prefix_store.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -39,6 +40,9 @@ struct ProcessGroup {
   int world_size = 1;
   std::string job_id;
   std::vector<rendezvous::HostIdentity> hosts;
+  // The backend brought its own world (no rendezvous, no shared store): it
+  // checks new_group's member lists itself.
+  bool own_world = false;
   std::shared_ptr<detail::GroupState> world;
   // Every group made by new_group, members or not, for destroy.
   std::vector<std::shared_ptr<detail::GroupState>> groups;
@@ -111,23 +115,52 @@ void init_process_group(const InitOptions& options) {
                           std::to_string(pg->rank) + " of " + std::to_string(pg->world_size) +
                           "); call destroy_process_group() first");
   }
-  backends::check_backend_name(options.backend);
+  // "auto" defers to BATON_BACKEND (so unchanged programs can be pointed
+  // at another backend, e.g. under mpirun), then to native.
+  std::string backend_name = options.backend;
+  if (backend_name == "auto") {
+    const std::string chosen = config::get_string("BATON_BACKEND");
+    backend_name = chosen.empty() || chosen == "auto" ? "native" : chosen;
+  }
+  backends::check_backend_name(backend_name);
   const auto timeout =
       options.timeout.count() > 0 ? options.timeout : config::get_duration("BATON_TIMEOUT");
 
-  rendezvous::Request request;
-  request.init_method = options.init_method;
-  request.rank = options.rank;
-  request.world_size = options.world_size;
-  request.timeout = timeout;
-  request.store = options.store;
-  rendezvous::Result joined = rendezvous::rendezvous(request);
+  // A backend that brings its own world (mpi: rank and size from MPI) needs
+  // no rendezvous: its groups connect through the backend itself, so the
+  // store is a private in-memory one that only satisfies BackendConfig.
+  rendezvous::Result joined;
+  const auto own = backends::own_world(backend_name);
+  if (own) {
+    if ((options.rank >= 0 && options.rank != own->rank) ||
+        (options.world_size >= 0 && options.world_size != own->size)) {
+      throw InvalidArgument("init_process_group: the " + backend_name + " backend gives rank " +
+                            std::to_string(own->rank) + " of " + std::to_string(own->size) +
+                            " but InitOptions asks for rank " + std::to_string(options.rank) +
+                            " of " + std::to_string(options.world_size) +
+                            "; leave rank and world_size at -1");
+    }
+    joined.store = std::make_shared<HashStore>();
+    joined.rank = own->rank;
+    joined.world_size = own->size;
+    joined.job_id = config::get_string("BATON_JOB_ID");
+    if (joined.job_id.empty()) joined.job_id = backend_name;
+  } else {
+    rendezvous::Request request;
+    request.init_method = options.init_method;
+    request.rank = options.rank;
+    request.world_size = options.world_size;
+    request.timeout = timeout;
+    request.store = options.store;
+    joined = rendezvous::rendezvous(request);
+  }
 
   auto pg = std::make_shared<ProcessGroup>();
   pg->job_store = joined.store;
   pg->store = std::make_shared<PrefixStore>(
       "baton/pg/" + joined.job_id + "/" + std::to_string(joined.round), joined.store);
-  pg->backend = options.backend == "auto" ? "native" : options.backend;
+  pg->backend = backend_name;
+  pg->own_world = own.has_value();
   pg->timeout = timeout;
   pg->rank = joined.rank;
   pg->world_size = joined.world_size;
@@ -212,9 +245,9 @@ Group new_group(std::vector<int> ranks) {
     // The members must agree on the list: each publishes its own and reads
     // everyone else's (a few store round trips, once per group).
     const std::string mine = list_ranks(ranks);
-    group_store->set("members/" + std::to_string(pg->rank), mine);
+    if (!pg->own_world) group_store->set("members/" + std::to_string(pg->rank), mine);
     for (int r : ranks) {
-      if (r == pg->rank) continue;
+      if (r == pg->rank || pg->own_world) continue;
       const std::string theirs = group_store->get_string("members/" + std::to_string(r));
       if (theirs != mine) {
         throw MismatchError("new_group: world rank " + std::to_string(pg->rank) + " was given " +

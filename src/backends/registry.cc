@@ -2,22 +2,30 @@
 #include "backends/registry.hpp"
 
 #include "backends/native/factory.hpp"
+#if BATON_WITH_MPI
+#include "backends/mpi/factory.hpp"
+#endif
 #include "baton/error.hpp"
 
 namespace baton::backends {
 namespace {
 
 using Factory = std::shared_ptr<Backend> (*)(const BackendConfig&);
+using WorldFn = OwnWorld (*)();
 
 struct Entry {
   std::string_view name;
   Factory factory;
+  WorldFn own_world = nullptr;  // set for backends that bring their own world
 };
 
 // Backends built into this library. A new backend adds its line here (behind
 // its build option when it has one).
 constexpr Entry kBuiltIn[] = {
     {"native", &native::make_native_backend},
+#if BATON_WITH_MPI
+    {"mpi", &mpi::make_mpi_backend, &mpi::mpi_world},
+#endif
 };
 
 // Backends Baton has but this build may lack, and the option that builds them.
@@ -68,6 +76,12 @@ const Entry& lookup(std::string_view requested) {
 
 std::shared_ptr<Backend> make_backend(std::string_view name, const BackendConfig& config) {
   return lookup(name).factory(config);
+}
+
+std::optional<OwnWorld> own_world(std::string_view name) {
+  const Entry& entry = lookup(name);
+  if (entry.own_world == nullptr) return std::nullopt;
+  return entry.own_world();
 }
 
 std::vector<std::string> built_in_backends() {

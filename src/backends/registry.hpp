@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,18 @@ namespace baton::backends {
 // whatever the backend's setup throws (TimeoutError, ConnectionError).
 // "auto" means "native".
 std::shared_ptr<Backend> make_backend(std::string_view name, const BackendConfig& config);
+
+// The rank and world size of a backend that brings its own (mpi: from MPI,
+// so init_process_group needs no rendezvous, store or MASTER_ADDR).
+struct OwnWorld {
+  int rank = 0;
+  int size = 1;
+};
+// OwnWorld for `name` when that backend brings its own world, nullopt when
+// it needs a rendezvous. Blocks while the backend's runtime starts (mpi:
+// MPI_Init_thread); throws what make_backend() would for an unknown or
+// missing backend, and the runtime's errors.
+std::optional<OwnWorld> own_world(std::string_view name);
 
 // The names of the backends built into this library.
 std::vector<std::string> built_in_backends();

@@ -15,6 +15,8 @@ namespace {
 constexpr Tunable kTunables[] = {
     {"BATON_LOG", "warn", "Log level (error, warn, info, debug, trace), optionally ':subsys,...' (store, rendezvous, transport, coll, launch, train)"},
     {"BATON_TIMEOUT", "300s", "Default timeout of every blocking operation (store waits, rendezvous, collectives)"},
+    {"BATON_BACKEND", "auto", "Backend init_process_group uses when InitOptions::backend is \"auto\": auto (native), native or mpi; lets unchanged programs run on MPI under mpirun"},
+    {"BATON_MPI_CALLER_THREAD", "1", "mpi backend: 1 runs a blocking collective of at most 64 KiB on the calling thread when MPI provides MPI_THREAD_MULTIPLE and nothing else of its group is in flight; 0 sends every operation through the MPI engine thread"},
     {"BATON_JOB_ID", "", "Identifies one job; set by baton-run and spawn, checked by FileStore and connection handshakes"},
     {"BATON_AGENT_STORE", "0", "1: a launcher already serves the TcpStore at MASTER_ADDR:MASTER_PORT, so rank 0 connects to it as a client instead of serving it"},
     {"BATON_STORE_MAX_VALUE_BYTES", "67108864", "Largest value (bytes) a TcpStore server accepts and a client reads; a longer frame closes the connection"},

@@ -53,13 +53,18 @@ TEST(ChecksTest, WithoutInitEverythingSaysSo) {
 TEST(ChecksTest, AbsentAndUnknownBackendsAreRefusedBeforeRendezvous) {
   JobDir dir;
   InitOptions options = options_for(dir, 0, 1);
-  options.backend = "mpi";
+#if BATON_TEST_WITH_MPI
+  const std::string absent = "nccl", option = "BATON_WITH_NCCL";
+#else
+  const std::string absent = "mpi", option = "BATON_WITH_MPI";
+#endif
+  options.backend = absent;
   try {
     init_process_group(options);
-    ADD_FAILURE() << "mpi accepted";
+    ADD_FAILURE() << absent << " accepted";
   } catch (const UnsupportedError& e) {
-    EXPECT_NE(std::string(e.what()).find(
-                  "backend 'mpi' is not built in; rebuild with -DBATON_WITH_MPI=ON"),
+    EXPECT_NE(std::string(e.what()).find("backend '" + absent +
+                                         "' is not built in; rebuild with -D" + option + "=ON"),
               std::string::npos)
         << e.what();
   }

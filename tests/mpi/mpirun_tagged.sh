@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# mpirun_tagged.sh <mpirun> [mpirun args...] <program> [args...]
+#
+# Runs mpirun with --tag-output and rewrites OpenMPI's "[job,rank]<stdout>:"
+# line prefixes into baton-run's "[rank] ", so that a tutorial example's
+# expected output (examples/expected/*.txt) checks it unchanged. Exits with
+# mpirun's status.
+#
+# With BATON_MPIRUN_PICK_PORT=1 it also exports MASTER_ADDR=127.0.0.1 and a
+# MASTER_PORT nothing listens on, for programs on the native backend that
+# mpirun starts (rank and size from OMPI_COMM_WORLD_*, the store at
+# MASTER_ADDR:MASTER_PORT served by rank 0); pass them on with -x.
+set -uo pipefail
+if [ "${BATON_MPIRUN_PICK_PORT:-0}" = 1 ]; then
+  export MASTER_ADDR=127.0.0.1
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      export MASTER_PORT=$port
+      break
+    fi
+  done
+fi
+mpirun=$1
+shift
+"$mpirun" --tag-output "$@" 2>&1 | sed -u -E 's/^\[[0-9]+,([0-9]+)\]<std(out|err)>: ?/[\1] /'
