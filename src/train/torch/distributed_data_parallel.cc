@@ -90,7 +90,8 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<torch::nn::Modu
   bucketer_ = std::make_unique<GradientBucketer>(
       std::move(grads), BucketerOptions{.bucket_bytes = options_.bucket_bytes,
                                         .group = options_.group,
-                                        .average = true});
+                                        .average = true,
+                                        .first_bucket_bytes = options_.first_bucket_bytes});
   for (size_t slot = 0; slot < parameters_.size(); ++slot) {
     auto accumulator = torch::autograd::impl::grad_accumulator(parameters_[slot]);
     hook_keys_.push_back(accumulator->add_post_hook(std::make_unique<Hook>(this, slot)));

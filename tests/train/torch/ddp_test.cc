@@ -78,6 +78,7 @@ torch::Tensor distributed(Sync sync, int rank, int world) {
   if (sync != Sync::kAverageGradients) {
     DdpOptions options;
     options.bucket_bytes = sync == Sync::kDdpSmallBuckets ? 64 : 25u << 20;
+    options.first_bucket_bytes = options.bucket_bytes;
     ddp = std::make_unique<DistributedDataParallel>(model, options);
     if (sync == Sync::kDdpSmallBuckets) {
       EXPECT_GE(ddp->bucketer().num_buckets(), 4u);

@@ -56,6 +56,9 @@ struct DdpOptions {
   Group group = world();
   // Largest gradient bucket in bytes (torch's bucket_cap_mb, 25 MiB).
   size_t bucket_bytes = default_bucket_bytes();
+  // Cap of the first bucket (the last layers' gradients, ready first), so
+  // communication starts early in the backward pass; torch's 1 MiB. 0: bucket_bytes.
+  size_t first_bucket_bytes = 1u << 20;
   // Broadcast the module's buffers (batch-norm statistics) from rank 0 at construction.
   bool broadcast_buffers = true;
 };
