@@ -9,10 +9,12 @@
 // failed or an error was thrown, 2 on a bad command line.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "baton/baton.hpp"
 #include "options.hpp"
@@ -29,8 +31,19 @@ bool is_rank_zero_env() {
   return rank == nullptr || std::string(rank) == "0";
 }
 
-std::string transport_of(const std::string& backend) {
-  return backend == "native" ? "tcp" : backend;
+// What the group's transports report, e.g. "shm", "tcp", "shm+tcp"; the
+// backend's name where it reports nothing else.
+std::string transport_of(const baton::Group& world, const std::string& backend) {
+  std::vector<std::string> kinds;
+  for (const std::string& t : world.transports()) {
+    if (t != "self" && std::find(kinds.begin(), kinds.end(), t) == kinds.end()) kinds.push_back(t);
+  }
+  std::sort(kinds.begin(), kinds.end(), [](const std::string& a, const std::string& b) {
+    return (a == "shm") != (b == "shm") ? a == "shm" : a < b;
+  });
+  std::string out;
+  for (const std::string& k : kinds) out += (out.empty() ? "" : "+") + k;
+  return out.empty() ? backend : out;
 }
 
 void print_header(const BenchOptions& o, const baton::Group& world, const std::string& backend) {
@@ -39,7 +52,7 @@ void print_header(const BenchOptions& o, const baton::Group& world, const std::s
     return;
   }
   std::printf("# baton-bench: ranks %d, backend %s, transport %s, dtype %s, reduce op %s\n",
-              world.size(), backend.c_str(), transport_of(backend).c_str(),
+              world.size(), backend.c_str(), transport_of(world, backend).c_str(),
               std::string(baton::dtype_name(o.dtype)).c_str(),
               std::string(baton::reduce_op_name(o.reduce_op)).c_str());
   std::printf("# time: per iteration, slowest rank (send_recv: one way); algbw = bytes / time;\n"
@@ -49,11 +62,12 @@ void print_header(const BenchOptions& o, const baton::Group& world, const std::s
               "time_us", "algbw_GBps", "busbw_GBps", "check");
 }
 
-void print_row(const BenchOptions& o, const PointResult& p, int ranks, const std::string& backend) {
+void print_row(const BenchOptions& o, const PointResult& p, int ranks, const std::string& backend,
+               const std::string& transport) {
   const std::string op(baton::bench::bench_op_name(p.op));
   if (o.csv) {
     std::printf("%s,%s,%s,%d,%llu,%d,%.3f,%.4f,%.4f\n", op.c_str(), backend.c_str(),
-                transport_of(backend).c_str(), ranks, static_cast<unsigned long long>(p.bytes),
+                transport.c_str(), ranks, static_cast<unsigned long long>(p.bytes),
                 p.iters, p.time_us, p.algbw_gbps, p.busbw_gbps);
   } else {
     std::printf("  %-14s %10s %12lld %6d %12.2f %11.4f %11.4f %6s\n", op.c_str(),
@@ -126,6 +140,7 @@ int main(int argc, char** argv) {
     const baton::Group world = baton::world();
     const bool printer = world.rank() == 0;
     const std::string backend = world.backend();
+    const std::string transport = transport_of(world, backend);
     if (printer) print_header(options, world, backend);
     for (baton::bench::BenchOp op : options.ops) {
       if (!baton::bench::runnable(op, world)) {
@@ -138,7 +153,7 @@ int main(int argc, char** argv) {
       for (uint64_t bytes : options.sizes) {
         const PointResult point = baton::bench::run_point(op, bytes, options, world);
         all_ok = all_ok && point.ok;
-        if (printer) print_row(options, point, world.size(), backend);
+        if (printer) print_row(options, point, world.size(), backend, transport);
       }
     }
     baton::destroy_process_group();

@@ -36,6 +36,11 @@ class Group {
   const std::vector<int>& world_ranks() const;
   // The backend that runs the group's operations ("native", "mpi", "nccl").
   std::string backend() const;
+  // What reaches each member, by group rank: "self" for this process, "shm"
+  // (shared memory, same host), "tcp", or the backend's name for backends
+  // that do not say (e.g. "mpi"). Empty when not a member or after the group
+  // was destroyed. Does not block; throws nothing.
+  std::vector<std::string> transports() const;
 
   detail::GroupState* state() const { return state_.get(); }
 

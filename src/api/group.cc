@@ -63,4 +63,10 @@ std::string Group::backend() const {
   return state_ ? state_->backend_name() : std::string();
 }
 
+std::vector<std::string> Group::transports() const {
+  if (!state_) return {};
+  const auto backend = state_->backend();
+  return backend ? backend->peer_transports() : std::vector<std::string>{};
+}
+
 }  // namespace baton

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <numeric>
 #include <string>
+#include <thread>
 
 #include "api/group_state.hpp"
 #include "backends/registry.hpp"
@@ -22,6 +23,7 @@
 #include "baton/error.hpp"
 #include "baton/hash_store.hpp"
 #include "baton/prefix_store.hpp"
+#include "baton/tcp_store.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "rendezvous/rendezvous.hpp"
@@ -43,6 +45,9 @@ struct ProcessGroup {
   // The backend brought its own world (no rendezvous, no shared store): it
   // checks new_group's member lists itself.
   bool own_world = false;
+  // This process serves the job's TcpStore (rank 0 under env:// or tcp://
+  // without a launcher's store), made by the rendezvous, not by the user.
+  bool serves_store = false;
   std::shared_ptr<detail::GroupState> world;
   // Every group made by new_group, members or not, for destroy.
   std::vector<std::shared_ptr<detail::GroupState>> groups;
@@ -52,6 +57,27 @@ struct ProcessGroup {
 std::mutex g_lifecycle_mu;  // serialises init, new_group and destroy
 std::mutex g_mu;
 std::shared_ptr<ProcessGroup> g_pg;  // GUARDED_BY(g_mu)
+
+// The rank that serves the job's store may finish first (its sends complete
+// as soon as shared memory holds them) while other ranks still read the
+// store for the last steps of their setup. Its server stays up until every
+// other rank has closed its connection (left the job or exited), bounded by
+// the job's timeout, so nobody finds the store gone.
+void linger_store_server(const ProcessGroup& pg) {
+  if (!pg.serves_store) return;
+  auto* server = static_cast<TcpStore*>(pg.job_store.get())->server();
+  const auto deadline = std::chrono::steady_clock::now() + pg.timeout;
+  bool logged = false;
+  // One connection is this process's own client.
+  while (server->stats().connections_open > 1 && std::chrono::steady_clock::now() < deadline) {
+    if (!logged) {
+      BATON_LOG_INFO(kSubsys) << "rank " << pg.rank << " keeps the job's store up until "
+                              << server->stats().connections_open - 1 << " other rank(s) leave";
+      logged = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 std::shared_ptr<ProcessGroup> current() {
   std::lock_guard lock(g_mu);
@@ -161,6 +187,9 @@ void init_process_group(const InitOptions& options) {
       "baton/pg/" + joined.job_id + "/" + std::to_string(joined.round), joined.store);
   pg->backend = backend_name;
   pg->own_world = own.has_value();
+  if (auto* tcp = dynamic_cast<TcpStore*>(joined.store.get()); tcp && !options.store) {
+    pg->serves_store = tcp->server() != nullptr;
+  }
   pg->timeout = timeout;
   pg->rank = joined.rank;
   pg->world_size = joined.world_size;
@@ -194,6 +223,7 @@ void destroy_process_group() {
   // Subgroups first (newest first), then the world.
   for (auto it = pg->groups.rbegin(); it != pg->groups.rend(); ++it) shutdown_group(**it);
   shutdown_group(*pg->world);
+  linger_store_server(*pg);
 }
 
 Group world() {

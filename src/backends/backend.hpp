@@ -44,6 +44,15 @@ class Backend {
   virtual Work all_to_all(std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs) = 0;
   virtual Work barrier() = 0;
 
+  // What reaches each group rank: "self" for this rank, else the transport's
+  // name ("shm", "tcp"), or the backend's own name where it has no such
+  // notion. Never blocks.
+  virtual std::vector<std::string> peer_transports() const {
+    std::vector<std::string> out(static_cast<size_t>(size()), name());
+    if (rank() >= 0 && rank() < size()) out[static_cast<size_t>(rank())] = "self";
+    return out;
+  }
+
   // Waits for every operation started so far, then releases connections.
   virtual void shutdown() = 0;
 };

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <mutex>
 
+#include "core/config.hpp"
+
 namespace baton::rendezvous {
 namespace {
 
@@ -45,6 +47,10 @@ HostIdentity local_host_identity() {
     std::lock_guard lock(override_mutex);
     if (override_identity) return *override_identity;
   }
+  // BATON_HOST_ID replaces both parts: ranks with equal values count as one
+  // host (network namespaces or containers that share a kernel but not a host).
+  const std::string configured = config::get_string("BATON_HOST_ID");
+  if (!configured.empty()) return {sanitize(configured), ""};
   return {sanitize(read_hostname()), sanitize(read_boot_id())};
 }
 

@@ -5,7 +5,9 @@
 // rank's local rank and local world size, and hands them to the transports.
 // The identity is the hostname plus the kernel's boot id
 // (/proc/sys/kernel/random/boot_id), so a machine that was rebooted, or two
-// machines that share a hostname, are told apart.
+// machines that share a hostname, are told apart. BATON_HOST_ID, where set,
+// replaces both (for tests and containers that share a kernel but should not
+// share memory, or that should).
 //
 // Thread safety: local_host_identity() is safe from any thread;
 // set_host_identity_override_for_testing() must not race with it.
@@ -25,7 +27,8 @@ struct HostIdentity {
   std::string to_string() const;
 };
 
-// This process's identity (or the override). Reads gethostname(2) and
+// This process's identity: the testing override, else BATON_HOST_ID (as the
+// hostname, with an empty boot id), else gethostname(2) and
 // /proc/sys/kernel/random/boot_id; does not block. Characters that cannot
 // travel in a rendezvous record (control characters, tabs, newlines) are
 // replaced by '?'.

@@ -80,6 +80,12 @@ class Context {
   virtual int size() const = 0;
   // The transport's name for reports ("tcp", "shm").
   virtual std::string name() const = 0;
+  // The transport that reaches `peer` ("tcp", "shm"); a routing context that
+  // mixes transports answers per peer. Never blocks.
+  virtual std::string peer_transport(int peer) const {
+    (void)peer;
+    return name();
+  }
 
   // Starts sending payload to peer; never blocks on the network.
   // Errors (bad peer, failed context) fail the returned request.

@@ -7,5 +7,8 @@ namespace baton::testing {
 BATON_INSTANTIATE_BACKEND_SUITE(NativeTcp, {.name = "native_tcp",
                                             .backend = "native",
                                             .env = {{"BATON_TRANSPORT", "tcp"}}});
+BATON_INSTANTIATE_BACKEND_SUITE(NativeShm, {.name = "native_shm",
+                                            .backend = "native",
+                                            .env = {{"BATON_TRANSPORT", "shm"}}});
 
 }  // namespace baton::testing

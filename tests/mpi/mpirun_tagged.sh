@@ -13,8 +13,13 @@
 set -uo pipefail
 if [ "${BATON_MPIRUN_PICK_PORT:-0}" = 1 ]; then
   export MASTER_ADDR=127.0.0.1
+  # Below the kernel's ephemeral range, so that no socket mpirun or the ranks
+  # open in the meantime can be given the same port.
+  read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || ephemeral_low=32768
+  span=$((ephemeral_low - 20000))
+  [ "$span" -gt 1000 ] || span=10000
   for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % span))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       export MASTER_PORT=$port
       break

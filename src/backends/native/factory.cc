@@ -1,19 +1,139 @@
 // The native backend's factory: picks the transport and builds the backend.
+//
+// BATON_TRANSPORT (auto, shm, tcp) and the group's host identities decide:
+//   auto: every rank on one host → shm; every rank on its own host → tcp;
+//         otherwise the routing context (shm inside a host, tcp across).
+//         Where /dev/shm is missing or cannot hold the segment, every rank
+//         falls back to tcp alike, with a logged warning.
+//   shm:  every rank must share this host (InvalidArgument naming the ranks
+//         that do not); a /dev/shm failure is an error.
+//   tcp:  tcp between every pair.
+// Hosts are compared by HostIdentity (hostname + boot id) from the
+// rendezvous; without identities (a config built by hand, or an empty
+// identity for this rank) the hosts are unknown and auto picks tcp.
+// All ranks decide alike, from the same identities and the same tunable.
 #include "backends/native/factory.hpp"
 
+#include <cctype>
+
+#include "baton/error.hpp"
 #include "backends/native/native_backend.hpp"
 #include "backends/native/op_format.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "transport/mixed/factory.hpp"
+#include "transport/shm/factory.hpp"
 #include "transport/tcp/factory.hpp"
 
 namespace baton::backends::native {
+namespace {
+
+enum class Choice { kShm, kTcp, kMixed };
+
+// same_host[r]: rank r runs where config.rank runs.
+std::vector<bool> same_host_as_me(const BackendConfig& config, bool* known) {
+  std::vector<bool> same(static_cast<size_t>(config.size), false);
+  same[static_cast<size_t>(config.rank)] = true;
+  *known = config.hosts.size() == static_cast<size_t>(config.size);
+  if (!*known) return same;
+  const auto& me = config.hosts[static_cast<size_t>(config.rank)];
+  *known = !me.hostname.empty() || !me.boot_id.empty();
+  if (!*known) return same;
+  for (int r = 0; r < config.size; ++r) {
+    same[static_cast<size_t>(r)] = config.hosts[static_cast<size_t>(r)] == me;
+  }
+  return same;
+}
+
+// Whether any two ranks share a host.
+bool any_pair_shares_a_host(const BackendConfig& config) {
+  for (size_t a = 0; a < config.hosts.size(); ++a) {
+    for (size_t b = a + 1; b < config.hosts.size(); ++b) {
+      if (config.hosts[a] == config.hosts[b]) return true;
+    }
+  }
+  return false;
+}
+
+std::string mode_text() {
+  std::string mode = config::get_string("BATON_TRANSPORT");
+  for (char& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (mode != "auto" && mode != "shm" && mode != "tcp") {
+    throw InvalidArgument("BATON_TRANSPORT='" + mode + "' is not a transport: use auto, shm or tcp");
+  }
+  return mode;
+}
+
+}  // namespace
 
 std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   transport::TcpOptions tcp;
   tcp.timeout = config.timeout;
   tcp.job_id = config.job_id;
   tcp.describe_op = &describe_op;
-  auto context =
-      transport::make_tcp_context(*config.store, config.group_key, config.rank, config.size, tcp);
+  transport::ShmOptions shm;
+  shm.timeout = config.timeout;
+  shm.job_id = config.job_id;
+  shm.describe_op = &describe_op;
+
+  const std::string mode = mode_text();
+  bool known = false;
+  const std::vector<bool> same_host = same_host_as_me(config, &known);
+  bool all_here = known;
+  for (bool s : same_host) all_here = all_here && s;
+
+  Choice choice = Choice::kTcp;
+  if (mode == "shm") {
+    if (!all_here) {
+      std::string away;
+      for (int r = 0; r < config.size; ++r) {
+        if (!same_host[static_cast<size_t>(r)]) away += (away.empty() ? "" : ", ") + std::to_string(r);
+      }
+      throw InvalidArgument(
+          config.group_name + ": BATON_TRANSPORT=shm needs every rank on one host, but rank " +
+          std::to_string(config.rank) + "'s host (" +
+          (known ? config.hosts[static_cast<size_t>(config.rank)].to_string() : "unknown") +
+          ") does not run ranks " + (known ? away : "(host identities unknown)") +
+          "; use BATON_TRANSPORT=auto or tcp");
+    }
+    choice = Choice::kShm;
+  } else if (mode == "auto" && config.size > 1 && known) {
+    if (all_here) {
+      choice = Choice::kShm;
+    } else if (any_pair_shares_a_host(config)) {
+      choice = Choice::kMixed;
+    }
+  }
+
+  std::unique_ptr<transport::Context> context;
+  switch (choice) {
+    case Choice::kShm:
+      try {
+        context = transport::make_shm_context(*config.store, config.group_key, config.rank,
+                                              config.size, shm);
+      } catch (const IoError& e) {
+        // Every rank gets this error alike (the shm setup shares a failure to
+        // create or map the segment through the store), so all fall back alike.
+        if (mode == "shm") throw;
+        BATON_LOG_WARN(log::Subsys::kTransport)
+            << config.group_name << " rank " << config.rank
+            << ": shared memory is unavailable, falling back to tcp: " << e.what();
+        context = transport::make_tcp_context(*config.store, config.group_key, config.rank,
+                                              config.size, tcp);
+      }
+      break;
+    case Choice::kMixed:
+      context = transport::make_mixed_context(*config.store, config.group_key, config.rank,
+                                              config.size, same_host, shm, tcp);
+      break;
+    case Choice::kTcp:
+      context = transport::make_tcp_context(*config.store, config.group_key, config.rank,
+                                            config.size, tcp);
+      break;
+  }
+  BATON_LOG_INFO(log::Subsys::kTransport)
+      << config.group_name << " rank " << config.rank << " uses transport " << context->name()
+      << " (BATON_TRANSPORT=" << mode << ")";
   return std::make_shared<NativeBackend>(
       std::move(context),
       NativeOptions{

@@ -69,7 +69,11 @@ NativeBackend::NativeBackend(std::unique_ptr<transport::Context> context, Native
       size_(context->size()),
       transport_name_(context->name()),
       options_(std::move(options)),
-      context_(std::move(context)) {}
+      context_(std::move(context)) {
+  for (int r = 0; r < size_; ++r) {
+    peer_transports_.push_back(r == rank_ ? std::string("self") : context_->peer_transport(r));
+  }
+}
 
 NativeBackend::~NativeBackend() {
   try {

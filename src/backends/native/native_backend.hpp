@@ -75,8 +75,10 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   std::string name() const override { return "native"; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  // The transport's name ("tcp").
+  // The transport's name ("tcp", "shm", "shm+tcp").
   std::string transport_name() const { return transport_name_; }
+  // Per group rank: "self", or the transport that reaches it (from the context).
+  std::vector<std::string> peer_transports() const override { return peer_transports_; }
 
   Work send(const Tensor& tensor, int dst, int tag) override;
   Work recv(Tensor& tensor, int src, int tag) override;
@@ -139,6 +141,7 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   // Held shared by every use of context_, exclusively to destroy it.
   mutable std::shared_mutex context_mu_;
   std::unique_ptr<transport::Context> context_;  // GUARDED_BY(context_mu_)
+  std::vector<std::string> peer_transports_;      // set at construction, then read-only
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // queue_ gained an op, busy_ cleared, or stopping_

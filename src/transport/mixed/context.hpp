@@ -1,0 +1,38 @@
+// RoutingContext: one Context over a shm context (same-host peers) and a tcp
+// context (the whole group); the routing rule is in mixed/factory.hpp.
+//
+// Thread safety: as transport.hpp; the wrapped contexts are never replaced.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/transport.hpp"
+
+namespace baton::transport::mixed {
+
+class RoutingContext final : public Context {
+ public:
+  RoutingContext(std::unique_ptr<Context> shm, std::unique_ptr<Context> tcp,
+                 std::vector<bool> same_host);
+  ~RoutingContext() override;
+
+  int rank() const override { return tcp_->rank(); }
+  int size() const override { return tcp_->size(); }
+  std::string name() const override { return "shm+tcp"; }
+  // "shm" for same-host peers (their collective traffic), "tcp" for others.
+  std::string peer_transport(int peer) const override;
+  RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
+  RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
+  void abort(std::exception_ptr why) override;
+
+ private:
+  Context& route(int peer, const Envelope& envelope) const;
+
+  std::unique_ptr<Context> shm_;
+  std::unique_ptr<Context> tcp_;
+  const std::vector<bool> same_host_;  // by group rank
+};
+
+}  // namespace baton::transport::mixed

@@ -1,0 +1,574 @@
+// The shared-memory transport's Context: setup, progress thread, sends and
+// receives, liveness, abort; see context.hpp and factory.hpp.
+#include "transport/shm/context.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "baton/error.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "transport/frame.hpp"
+
+namespace baton::transport::shm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+// How long the progress thread polls without work before it sleeps. Waking a
+// sleeping thread costs tens of microseconds on small virtual machines.
+constexpr auto kSpin = std::chrono::microseconds(50);
+// How long it polls while requests are in flight (sends queued or awaiting a
+// single-copy acknowledgement, receives posted): their completion depends on
+// it, and a futex wake-up can cost a scheduler tick on a busy machine.
+constexpr auto kBusySpin = std::chrono::microseconds(1000);
+// The longest sleep: bounds how late a dead peer is noticed.
+constexpr auto kSleep = std::chrono::microseconds(20000);
+constexpr auto kLivenessPeriod = std::chrono::milliseconds(2);
+
+int checked_rank(int rank, int size) {
+  if (size < 1) {
+    throw InvalidArgument("shm transport: world size " + std::to_string(size) +
+                          " must be at least 1");
+  }
+  if (rank < 0 || rank >= size) {
+    throw InvalidArgument("shm transport: rank " + std::to_string(rank) +
+                          " is out of range for a group of " + std::to_string(size) + " ranks");
+  }
+  return rank;
+}
+
+size_t positive_tunable(size_t given, const char* name) {
+  if (given > 0) return given;
+  const int64_t value = config::get_int(name);
+  if (value <= 0) {
+    throw InvalidArgument(std::string(name) + "=" + std::to_string(value) + " must be positive");
+  }
+  return static_cast<size_t>(value);
+}
+
+uint64_t random_token() {
+  uint64_t token = 0;
+  if (::getrandom(&token, sizeof(token), 0) != static_cast<ssize_t>(sizeof(token))) {
+    std::random_device device;
+    token = (uint64_t{device()} << 32) ^ device();
+  }
+  return token | 1;  // never 0, so a probe of zeroed memory fails
+}
+
+// Characters safe in a /dev/shm name, at most `max` of them.
+std::string name_part(const std::string& text, size_t max) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() == max) break;
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    out += ok ? c : '_';
+  }
+  return out.empty() ? "-" : out;
+}
+
+// Waits for every key; returns the indices (ranks) whose key is missing at the deadline.
+std::vector<int> wait_keys(Store& store, const std::vector<std::string>& keys,
+                           Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  try {
+    store.wait(keys, std::max(left, std::chrono::milliseconds(0)));
+    return {};
+  } catch (const TimeoutError&) {
+  }
+  std::vector<int> missing;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!store.check(std::span<const std::string>(&keys[i], 1))) missing.push_back(static_cast<int>(i));
+  }
+  return missing;
+}
+
+std::string list(const std::vector<int>& ranks) {
+  std::string out;
+  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
+}
+
+int pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+std::vector<int> checked_members(const std::vector<int>& members, int rank, int size) {
+  if (members.empty()) {
+    std::vector<int> all(static_cast<size_t>(std::max(size, 0)));
+    for (int r = 0; r < size; ++r) all[static_cast<size_t>(r)] = r;
+    return all;
+  }
+  bool self = false;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i] < 0 || members[i] >= size || (i > 0 && members[i] <= members[i - 1])) {
+      throw InvalidArgument("shm transport: members must be increasing ranks of the group of " +
+                            std::to_string(size) + " (got " + list(members) + ")");
+    }
+    self = self || members[i] == rank;
+  }
+  if (!self) {
+    throw InvalidArgument("shm transport: rank " + std::to_string(rank) +
+                          " is not among the members " + list(members));
+  }
+  return members;
+}
+
+}  // namespace
+
+ShmContext::ShmContext(Store& store, const std::string& group_key, int rank, int size,
+                       const ShmOptions& options)
+    : rank_(checked_rank(rank, size)),
+      size_(size),
+      group_key_(group_key),
+      matcher_(MatcherOptions{
+          .rank = rank,
+          .size = size,
+          .unexpected_limit = positive_tunable(options.unexpected_bytes, "BATON_UNEXPECTED_BYTES"),
+          .describe_op = options.describe_op,
+          .on_space =
+              [this] {
+                if (segment_) ring_doorbell(slot(rank_));
+              }}),
+      members_(checked_members(options.members, rank, size)),
+      local_(static_cast<size_t>(size), -1),
+      key_prefix_(group_key + "/shm" +
+                  (options.members.empty() ? "" : "/" + std::to_string(members_.front()))),
+      peers_(static_cast<size_t>(size)),
+      pids_(static_cast<size_t>(size), 0),
+      pidfds_(static_cast<size_t>(size)),
+      peer_done_(static_cast<size_t>(size), true),
+      closing_(static_cast<size_t>(size), -1) {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    local_[static_cast<size_t>(members_[i])] = static_cast<int>(i);
+    peer_done_[static_cast<size_t>(members_[i])] = members_[i] == rank_;
+  }
+  if (members_.size() == 1) return;
+  setup(store, options);
+  progress_ = std::thread([this] { progress_loop(); });
+}
+
+ShmContext::~ShmContext() {
+  if (!segment_) return;
+  RankSlot& me = slot(rank_);
+  // Mark closed before failing anything: a peer still copying one of our
+  // single-copy messages then drops it instead of trusting freed memory.
+  uint32_t open = static_cast<uint32_t>(PeerState::kOpen);
+  me.state.compare_exchange_strong(open, static_cast<uint32_t>(PeerState::kClosed),
+                                   std::memory_order_seq_cst);
+  const auto why = std::make_exception_ptr(ConnectionError(
+      "the shm transport of " + describe() + " was destroyed while this request was pending"));
+  matcher_.fail_all(why);
+  failed_.store(true, std::memory_order_release);
+  for (auto& peer : peers_) {
+    if (peer) peer->fail(why);
+  }
+  stop_.store(true, std::memory_order_release);
+  ring_doorbell(me);
+  if (progress_.joinable()) progress_.join();
+  for (int p = 0; p < size_; ++p) {
+    if (is_peer(p)) ring_doorbell(slot(p));
+  }
+}
+
+std::string ShmContext::describe() const {
+  return "rank " + std::to_string(rank_) + " of group '" + group_key_ + "'";
+}
+
+bool ShmContext::single_copy_to(int peer) const {
+  return peer >= 0 && peer < size_ && is_peer(peer) && segment_ &&
+         single_copy_bytes_ > 0 &&
+         ring(rank_, peer).single_copy.load(std::memory_order_acquire) != 0;
+}
+
+// ---------------------------------------------------------------- setup
+
+void ShmContext::setup(Store& store, const ShmOptions& options) {
+  const auto timeout =
+      options.timeout.count() > 0 ? options.timeout : config::get_duration("BATON_TIMEOUT");
+  const auto started = Clock::now();
+  const auto deadline = started + timeout;
+  const size_t ring_bytes = positive_tunable(options.ring_bytes, "BATON_SHM_RING_BYTES");
+  if (ring_bytes < 4096) {
+    throw InvalidArgument("BATON_SHM_RING_BYTES=" + std::to_string(ring_bytes) +
+                          " is too small: a ring needs at least 4096 bytes");
+  }
+  const bool single_copy = options.single_copy.value_or(config::get_bool("BATON_SHM_SINGLE_COPY"));
+  const size_t threshold =
+      positive_tunable(options.single_copy_bytes, "BATON_SHM_SINGLE_COPY_BYTES");
+  const std::string job = options.job_id.value_or(config::get_string("BATON_JOB_ID"));
+  const std::string name_key = key_prefix_ + "/segment";
+
+  auto elapsed = [&] {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1f s",
+                  std::chrono::duration<double>(Clock::now() - started).count());
+    return std::string(buf);
+  };
+
+  const auto local_size = static_cast<int>(members_.size());
+  if (rank_ == members_.front()) {
+    char token[24];
+    std::snprintf(token, sizeof(token), "%016" PRIx64, random_token());
+    segment_name_ = "/baton-" + name_part(job, 64) + "-" + name_part(group_key_, 48) + "-" + token;
+    try {
+      segment_ = std::make_unique<Segment>(Segment::create(segment_name_, local_size, ring_bytes));
+    } catch (const IoError& e) {
+      // Tell the others, so that every rank fails alike (and may fall back alike).
+      store.set(name_key, std::string_view("!" + std::string(e.what())));
+      throw;
+    }
+    store.set(name_key, std::string_view(segment_name_));
+  } else {
+    if (!wait_keys(store, {name_key}, deadline).empty()) {
+      throw TimeoutError(describe() + " timed out after " + elapsed() +
+                         " waiting for rank 0 to publish the shared-memory segment's name under '" +
+                         name_key + "' (is rank 0 running, with the same store and group?)");
+    }
+    segment_name_ = store.get_string(name_key);
+    if (segment_name_.starts_with("!")) {
+      throw IoError("rank " + std::to_string(members_.front()) +
+                    " could not create the group's shared-memory segment: " +
+                    segment_name_.substr(1));
+    }
+    try {
+      segment_ = std::make_unique<Segment>(Segment::open(segment_name_, local_size, ring_bytes));
+    } catch (const IoError& e) {
+      store.set(key_prefix_ + "/mapped/" + std::to_string(rank_),
+                std::string_view("!" + std::string(e.what())));
+      throw;
+    }
+  }
+
+  RankSlot& me = slot(rank_);
+  probe_word_ = random_token();
+  me.pid = static_cast<int32_t>(::getpid());
+  me.probe_address = reinterpret_cast<uint64_t>(&probe_word_);
+  me.probe_value = probe_word_;
+  std::atomic_thread_fence(std::memory_order_release);
+
+  auto barrier = [&](const std::string& what) {
+    store.set(key_prefix_ + "/" + what + "/" + std::to_string(rank_), std::string_view("1"));
+    std::vector<std::string> keys;
+    for (int r : members_) keys.push_back(key_prefix_ + "/" + what + "/" + std::to_string(r));
+    std::vector<int> missing = wait_keys(store, keys, deadline);
+    for (int& m : missing) m = members_[static_cast<size_t>(m)];
+    for (size_t i = 0; missing.empty() && i < keys.size(); ++i) {
+      const std::string value = store.get_string(keys[i]);
+      if (value.starts_with("!")) {
+        throw IoError("rank " + std::to_string(members_[i]) +
+                      " could not map the group's shared-memory segment: " + value.substr(1));
+      }
+    }
+    if (!missing.empty()) {
+      throw TimeoutError(describe() + " timed out after " + elapsed() +
+                         " setting up the shared-memory segment " + segment_name_ +
+                         "; ranks that did not get to '" + what + "': " + list(missing));
+    }
+  };
+  barrier("mapped");
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (rank_ == members_.front()) segment_->unlink();  // every rank has it mapped: nothing can leak now
+
+  // Probe process_vm_readv on each peer (as receiver), open the liveness pidfds.
+  for (int p = 0; p < size_; ++p) {
+    if (!is_peer(p)) continue;
+    const RankSlot& peer = slot(p);
+    pids_[static_cast<size_t>(p)] = static_cast<pid_t>(peer.pid);
+    bool ok = false;
+    if (single_copy) {
+      uint64_t value = 0;
+      struct iovec local {
+        &value, sizeof(value)
+      };
+      struct iovec remote {
+        reinterpret_cast<void*>(peer.probe_address), sizeof(value)
+      };
+      ok = ::process_vm_readv(peer.pid, &local, 1, &remote, 1, 0) ==
+               static_cast<ssize_t>(sizeof(value)) &&
+           value == peer.probe_value;
+      if (!ok) {
+        BATON_LOG_INFO(log::Subsys::kTransport)
+            << describe() << ": process_vm_readv from rank " << p << " (pid " << peer.pid
+            << ") is not permitted (" << std::strerror(errno)
+            << "); its large messages are copied through the shared-memory ring";
+      }
+    }
+    ring(p, rank_).single_copy.store(ok ? 1 : 0, std::memory_order_release);
+    const int fd = pidfd_open(pids_[static_cast<size_t>(p)]);
+    if (fd >= 0) pidfds_[static_cast<size_t>(p)] = UniqueFd(fd);
+  }
+  barrier("ready");
+  single_copy_bytes_ = single_copy ? threshold : 0;
+  for (int p = 0; p < size_; ++p) {
+    if (!is_peer(p)) continue;
+    const bool to_peer = single_copy &&
+                         ring(rank_, p).single_copy.load(std::memory_order_acquire) != 0;
+    peers_[static_cast<size_t>(p)] = std::make_unique<Connection>(
+        *segment_, matcher_,
+        Connection::Options{.rank = rank_,
+                            .peer = p,
+                            .size = size_,
+                            .peer_pid = pids_[static_cast<size_t>(p)],
+                            .single_copy_bytes = to_peer ? threshold : 0,
+                            .self_index = local_[static_cast<size_t>(rank_)],
+                            .peer_index = local_[static_cast<size_t>(p)]});
+  }
+  BATON_LOG_INFO(log::Subsys::kTransport)
+      << describe() << " mapped shared-memory segment " << segment_name_ << " with "
+      << size_ - 1 << " peers in " << elapsed();
+}
+
+// ---------------------------------------------------------------- operation
+
+RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
+                             std::span<const std::byte> payload) {
+  auto request = std::make_shared<Request>();
+  if (peer < 0 || peer >= size_ || peer == rank_) {
+    request->fail(std::make_exception_ptr(
+        InvalidArgument(describe() + " cannot send to rank " + std::to_string(peer) +
+                        ": peers are 0.." + std::to_string(size_ - 1) + " other than itself")));
+    return request;
+  }
+  if (!is_peer(peer)) {
+    request->fail(std::make_exception_ptr(InvalidArgument(
+        describe() + " cannot send to rank " + std::to_string(peer) +
+        ": it does not share this shared-memory segment (another host)")));
+    return request;
+  }
+  if (const std::string problem = envelope_problem(envelope, size_); !problem.empty()) {
+    request->fail(std::make_exception_ptr(InvalidArgument(
+        describe() + " cannot send a message with an invalid envelope: " + problem)));
+    return request;
+  }
+  if (failed_.load(std::memory_order_acquire)) {
+    if (auto error = matcher_.context_error()) {
+      request->fail(error);
+      return request;
+    }
+  }
+  peers_[static_cast<size_t>(peer)]->send(envelope, payload, request);
+  return request;
+}
+
+RequestPtr ShmContext::irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) {
+  auto request = std::make_shared<Request>();
+  std::string problem;
+  if (peer == kAnySource) {
+    if (envelope.channel != Channel::kP2P) problem = "a collective receive must name its peer";
+    if (size_ == 1) problem = "no other rank could send to it (the group has one rank)";
+  } else if (peer < 0 || peer >= size_ || peer == rank_) {
+    problem = "peers are 0.." + std::to_string(size_ - 1) + " other than itself";
+  } else if (!is_peer(peer)) {
+    problem = "it does not share this shared-memory segment (another host)";
+  }
+  if (!problem.empty()) {
+    request->fail(std::make_exception_ptr(InvalidArgument(
+        describe() + " cannot receive from rank " + std::to_string(peer) + ": " + problem)));
+    return request;
+  }
+  matcher_.post(peer, envelope, buffer, request);
+  // Latency path: a message already in the ring completes the receive here.
+  if (!request->done()) {
+    if (peer == kAnySource) {
+      for (auto& c : peers_) {
+        if (c && !request->done()) c->drain();
+      }
+    } else {
+      peers_[static_cast<size_t>(peer)]->drain();
+    }
+  }
+  return request;
+}
+
+void ShmContext::abort(std::exception_ptr why) {
+  if (!why) why = std::make_exception_ptr(ConnectionError(describe() + " was aborted"));
+  if (segment_ && !abort_sent_.exchange(true)) {
+    RankSlot& me = slot(rank_);
+    const std::string reason = baton::error_message(why);
+    const size_t n = std::min(reason.size(), kAbortReasonBytes);
+    std::memcpy(me.abort_reason, reason.data(), n);
+    me.abort_length = static_cast<uint32_t>(n);
+    me.abort_code = static_cast<uint32_t>(baton::error_code(why));
+    uint32_t open = static_cast<uint32_t>(PeerState::kOpen);
+    me.state.compare_exchange_strong(open, static_cast<uint32_t>(PeerState::kAborted),
+                                     std::memory_order_seq_cst);
+  }
+  matcher_.fail_all(why);
+  failed_.store(true, std::memory_order_release);
+  for (auto& peer : peers_) {
+    if (peer) peer->fail(matcher_.context_error());
+  }
+  if (segment_) {
+    for (int p = 0; p < size_; ++p) {
+      if (local_[static_cast<size_t>(p)] >= 0) ring_doorbell(slot(p));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- progress
+
+void ShmContext::progress_loop() {
+  RankSlot& me = slot(rank_);
+  auto idle_since = Clock::now();
+  next_liveness_ = idle_since + kLivenessPeriod;
+  while (!stop_.load(std::memory_order_acquire)) {
+    const bool work = poll();
+    const auto now = Clock::now();
+    if (now >= next_liveness_) {
+      check_liveness();
+      next_liveness_ = now + kLivenessPeriod;
+    }
+    if (work) {
+      idle_since = now;
+      continue;
+    }
+    if (now - idle_since < kSpin ||
+        (now - idle_since < kBusySpin && in_flight())) {
+      std::this_thread::yield();
+      continue;
+    }
+    // Sleep: announce it, then look once more (a writer that published
+    // before seeing the flag is caught here; one after it rings the bell).
+    me.sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const uint32_t bell = me.doorbell.load(std::memory_order_acquire);
+    if (!poll() && !stop_.load(std::memory_order_acquire)) futex_wait(me.doorbell, bell, kSleep);
+    me.sleeping.store(0, std::memory_order_relaxed);
+    idle_since = Clock::now();
+    check_liveness();
+    next_liveness_ = idle_since + kLivenessPeriod;
+  }
+}
+
+bool ShmContext::in_flight() const {
+  for (int p = 0; p < size_; ++p) {
+    if (!peer_done_[static_cast<size_t>(p)] && peers_[static_cast<size_t>(p)]->sending()) return true;
+  }
+  return matcher_.posted_receives() > 0;
+}
+
+bool ShmContext::poll() {
+  bool work = false;
+  for (int p = 0; p < size_; ++p) {
+    if (peer_done_[static_cast<size_t>(p)]) continue;
+    Connection& c = *peers_[static_cast<size_t>(p)];
+    work = c.drain() || work;
+    work = c.push() || work;
+    if (auto error = c.failure()) {
+      on_peer_failed(p, error);
+      continue;
+    }
+    check_peer(p);
+  }
+  return work;
+}
+
+void ShmContext::check_peer(int peer) {
+  const auto p = static_cast<size_t>(peer);
+  const auto state = static_cast<PeerState>(slot(peer).state.load(std::memory_order_acquire));
+  if (state == PeerState::kAborted) {
+    // Messages every peer wrote before this abort became visible are
+    // delivered first (a tcp stream delivers what precedes an abort frame).
+    for (int round = 0; round < 8; ++round) {
+      bool more = false;
+      for (auto& c : peers_) {
+        if (c) more = c->drain() || more;
+      }
+      if (!more) break;
+    }
+    on_peer_abort(peer);
+    return;
+  }
+  if (state == PeerState::kClosed && closing_[p] < 0) closing_[p] = 2;
+  if (closing_[p] < 0) return;
+  // What the peer wrote completely before it went can still be received:
+  // fail it only after polls that found nothing more to read.
+  if (peers_[p]->drain()) return;
+  if (--closing_[p] > 0) return;
+  const std::string why =
+      state == PeerState::kClosed
+          ? "rank " + std::to_string(peer) +
+                " closed its connection (it shut down its transport context)"
+          : "rank " + std::to_string(peer) + " (pid " + std::to_string(pids_[p]) +
+                ") died: its process exited while its shared-memory connection was open";
+  on_peer_failed(peer, std::make_exception_ptr(ConnectionError(why)));
+}
+
+void ShmContext::check_liveness() {
+  std::vector<pollfd> fds;
+  std::vector<int> ranks;
+  for (int p = 0; p < size_; ++p) {
+    const auto i = static_cast<size_t>(p);
+    if (peer_done_[i] || closing_[i] >= 0) continue;
+    if (pidfds_[i].valid()) {
+      fds.push_back(pollfd{pidfds_[i].get(), POLLIN, 0});
+      ranks.push_back(p);
+    } else if (::kill(pids_[i], 0) != 0 && errno == ESRCH) {
+      closing_[i] = 2;
+    }
+  }
+  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
+  for (size_t k = 0; k < fds.size(); ++k) {
+    if (fds[k].revents != 0) closing_[static_cast<size_t>(ranks[k])] = 2;
+  }
+}
+
+void ShmContext::on_peer_failed(int peer, const std::exception_ptr& error) {
+  const auto p = static_cast<size_t>(peer);
+  if (peer_done_[p]) return;
+  peer_done_[p] = true;
+  BATON_LOG_INFO(log::Subsys::kTransport) << describe() << ": " << baton::error_message(error);
+  // Sends first: once a receive has failed, a send to the peer must fail too.
+  peers_[p]->fail(error);
+  matcher_.fail_peer(peer, error);
+}
+
+void ShmContext::on_peer_abort(int peer) {
+  if (peer_aborted_) return;
+  peer_aborted_ = true;
+  const RankSlot& theirs = slot(peer);
+  const std::string reason(theirs.abort_reason,
+                           std::min<size_t>(theirs.abort_length, kAbortReasonBytes));
+  const uint32_t code = theirs.abort_code;
+  const ErrorCode error_code = code <= static_cast<uint32_t>(ErrorCode::kUnsupported)
+                                   ? static_cast<ErrorCode>(code)
+                                   : ErrorCode::kInternal;
+  auto error =
+      make_error(error_code, reason + " (rank " + std::to_string(peer) + " aborted the group)");
+  BATON_LOG_WARN(log::Subsys::kTransport)
+      << describe() << " aborts because rank " << peer << " did: " << reason;
+  // Sends first: once a receive has failed, a send must fail too.
+  for (auto& c : peers_) {
+    if (c) c->fail(error);
+  }
+  matcher_.fail_all(error);
+  failed_.store(true, std::memory_order_release);
+  std::fill(peer_done_.begin(), peer_done_.end(), true);
+}
+
+}  // namespace baton::transport::shm
+
+namespace baton::transport {
+
+std::unique_ptr<Context> make_shm_context(Store& store, const std::string& group_key, int rank,
+                                          int size, const ShmOptions& options) {
+  return std::make_unique<shm::ShmContext>(store, group_key, rank, size, options);
+}
+
+}  // namespace baton::transport

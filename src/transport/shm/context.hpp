@@ -1,0 +1,116 @@
+// ShmContext: the shared-memory transport's Context (one per group and rank).
+//
+// It owns the mapped segment, the matcher, one Connection per peer, a pidfd
+// per peer and the progress thread. Construction runs setup (factory.hpp).
+//
+// Progress thread: polls every connection (drain the inbound ring, write
+// queued sends, collect acknowledgements) and every peer's state slot; after
+// ~50 µs without work (1 ms while requests are in flight) it sets its `sleeping` flag and sleeps on its doorbell
+// futex (at most 20 ms, so the liveness check keeps running). Whoever gives it
+// work (a peer writing into a ring, freeing ring space or acknowledging; a
+// local thread queuing a send or posting a receive a waiting message fits)
+// rings the doorbell when the flag is set.
+//
+// Latency path: isend writes into the ring on the calling thread when nothing
+// is queued ahead; irecv posts the receive and then drains the peer's ring
+// (every ring for kAnySource) on the calling thread, so a message already
+// there completes the receive inline.
+//
+// Failure policy:
+//  - a peer whose state slot says closed (its context was destroyed), whose
+//    pidfd says its process exited, or who wrote a malformed record fails its
+//    own requests (ConnectionError / ProtocolError naming its rank) after what
+//    it had completely written has been read; the other peers go on;
+//  - abort(why) writes why's code and message into this rank's slot and marks
+//    it aborted, fails every request, present and future, with `why`, and
+//    wakes every peer; a peer that sees the mark aborts with the same error
+//    type and "(rank N aborted the group)" appended, without marking itself;
+//  - the destructor marks the slot closed, fails what is pending with
+//    ConnectionError, wakes every peer and joins the progress thread.
+//
+// Thread safety: as transport.hpp (isend, irecv, abort from any thread).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "baton/store.hpp"
+#include "core/fd.hpp"
+#include "transport/matcher.hpp"
+#include "transport/shm/connection.hpp"
+#include "transport/shm/factory.hpp"
+#include "transport/shm/segment.hpp"
+
+namespace baton::transport::shm {
+
+class ShmContext final : public Context {
+ public:
+  // Sets up the segment; see make_shm_context for what it blocks on and throws.
+  ShmContext(Store& store, const std::string& group_key, int rank, int size,
+             const ShmOptions& options);
+  ~ShmContext() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string name() const override { return "shm"; }
+  RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
+  RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
+  void abort(std::exception_ptr why) override;
+
+  // Whether messages to `peer` of at least the threshold go by single copy
+  // (process_vm_readv by the peer), as probed at setup. For tests and logs.
+  bool single_copy_to(int peer) const;
+  // The segment's name (already unlinked once setup returns). For tests.
+  const std::string& segment_name() const { return segment_name_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void setup(Store& store, const ShmOptions& options);
+  void progress_loop();                      // progress thread
+  bool poll();                               // progress thread
+  bool in_flight() const;                    // progress thread: requests it must complete
+  void check_liveness();                     // progress thread
+  void check_peer(int peer);                 // progress thread
+  void on_peer_failed(int peer, const std::exception_ptr& error);  // progress thread
+  void on_peer_abort(int peer);              // progress thread
+  std::string describe() const;              // "rank 2 of group 'g'"
+  bool is_peer(int rank) const { return rank != rank_ && local_[static_cast<size_t>(rank)] >= 0; }
+  RankSlot& slot(int rank) const { return segment_->slot(local_[static_cast<size_t>(rank)]); }
+  RingHeader& ring(int from, int to) const {
+    return segment_->ring(local_[static_cast<size_t>(from)], local_[static_cast<size_t>(to)]);
+  }
+
+  const int rank_;
+  const int size_;
+  const std::string group_key_;
+  Matcher matcher_;
+  std::atomic<bool> failed_{false};  // set once the matcher holds a context error
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> abort_sent_{false};
+
+  // Set during setup, then read-only.
+  std::vector<int> members_;  // group ranks in the segment, increasing
+  std::vector<int> local_;    // by group rank: index in the segment, -1 when not a member
+  std::string key_prefix_;    // "<group_key>/shm" (+ "/<first member>" for a subset)
+  std::unique_ptr<Segment> segment_;
+  std::string segment_name_;
+  std::vector<std::unique_ptr<Connection>> peers_;  // by rank; null for self
+  std::vector<pid_t> pids_;                          // by rank
+  std::vector<UniqueFd> pidfds_;                     // by rank; empty where pidfd_open failed
+  size_t single_copy_bytes_ = 0;
+  alignas(8) volatile uint64_t probe_word_ = 0;  // read by peers' process_vm_readv probe
+
+  // Progress thread only.
+  std::vector<bool> peer_done_;     // by rank: self, not a member, failed or closed: not polled
+  std::vector<int> closing_;        // by rank: polls left before a closed peer fails
+  bool peer_aborted_ = false;
+  Clock::time_point next_liveness_{};
+
+  std::thread progress_;  // last: joined in the destructor before anything goes away
+};
+
+}  // namespace baton::transport::shm

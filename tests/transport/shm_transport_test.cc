@@ -1,0 +1,211 @@
+// The shared-memory transport: the conformance suite (with and without the
+// single-copy path), plus what only shm has: the process_vm_readv probe and
+// its tunable, the segment's name and unlinking, a dead receiver of a
+// single-copy send, and a /dev/shm that cannot hold the segment.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "baton/error.hpp"
+#include "baton/file_store.hpp"
+#include "tests/support/rank_runner.hpp"
+#include "tests/support/scoped_env.hpp"
+#include "tests/transport/transport_suite.hpp"
+#include "transport/shm/context.hpp"
+#include "transport/shm/factory.hpp"
+#include "transport/shm/segment.hpp"
+
+namespace baton::transport::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+TransportFactory shm_factory(const std::string& name, bool single_copy, size_t ring_bytes) {
+  return {name, [=](Store& store, const std::string& key, int rank, int size,
+                    const SuiteOptions& options) {
+            ShmOptions shm;
+            shm.timeout = options.setup_timeout;
+            shm.unexpected_bytes = options.unexpected_bytes;
+            shm.describe_op = suite_describe_op;
+            shm.single_copy = single_copy;
+            shm.ring_bytes = ring_bytes;
+            shm.single_copy_bytes = 64 * 1024;
+            return make_shm_context(store, key, rank, size, shm);
+          }};
+}
+
+// "shm": large messages by process_vm_readv where permitted; "shm_ring": every
+// byte through small rings that wrap many times per message.
+INSTANTIATE_TEST_SUITE_P(Shm, TransportTest,
+                         ::testing::Values(shm_factory("shm", true, 1u << 20),
+                                           shm_factory("shm_ring", false, 64 * 1024)),
+                         factory_name);
+
+// ---------------------------------------------------------------- shm only
+
+class ShmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "baton-shm-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  using Body = std::function<void(shm::ShmContext& ctx, Store& store, int rank, int size)>;
+  std::vector<baton::testing::RankResult> try_run(int size, ShmOptions options, const Body& body) {
+    const std::string path = dir_ + "/store" + std::to_string(runs_++);
+    return baton::testing::try_run_ranks(
+        size,
+        [&](int rank, int world) {
+          FileStore store(path, FileStoreOptions{.timeout = 30s, .job_id = "shm-test"});
+          options.timeout = 30s;
+          options.job_id = "job42";
+          auto context = make_shm_context(store, "grp", rank, world, options);
+          auto* ctx = dynamic_cast<shm::ShmContext*>(context.get());
+          ASSERT_NE(ctx, nullptr);
+          store_barrier(store, "ready", rank, world);
+          body(*ctx, store, rank, world);
+          store_barrier(store, "end", rank, world);
+        },
+        {.mode = baton::testing::RankMode::kProcesses, .timeout = 60s});
+  }
+  void run(int size, ShmOptions options, const Body& body) {
+    for (const auto& r : try_run(size, std::move(options), body)) {
+      EXPECT_TRUE(r.ok) << "rank " << r.rank << ": " << r.what;
+    }
+  }
+  int runs_ = 0;
+  std::string dir_;
+};
+
+// Sends 8 MiB both ways and checks it arrived; `expect_single_copy` is what
+// each rank must report for its peer.
+void exchange_large(shm::ShmContext& ctx, int rank, bool expect_single_copy) {
+  constexpr size_t kBytes = 8u << 20;
+  const int peer = 1 - rank;
+  EXPECT_EQ(ctx.single_copy_to(peer), expect_single_copy);
+  const auto out = pattern(kBytes, static_cast<uint64_t>(rank) + 10);
+  std::vector<std::byte> in(kBytes);
+  auto r = ctx.irecv(peer, p2p(3), in);
+  auto s = ctx.isend(peer, p2p(3), out);
+  wait_ok(s);
+  wait_ok(r);
+  EXPECT_EQ(r->bytes(), kBytes);
+  expect_pattern(in, kBytes, static_cast<uint64_t>(peer) + 10);
+}
+
+// Whether this kernel lets a process process_vm_readv its sibling (the probe's question).
+bool single_copy_permitted() {
+  const auto results = baton::testing::try_run_ranks(
+      1,
+      [](int, int) {
+        const pid_t parent = ::getppid();
+        static uint64_t word = 0;
+        (void)word;
+        uint64_t value = 0;
+        struct iovec local {
+          &value, sizeof(value)
+        };
+        struct iovec remote {
+          &word, sizeof(word)
+        };
+        // The forked child reads its parent (the test process) at the same address.
+        if (::process_vm_readv(parent, &local, 1, &remote, 1, 0) != sizeof(value)) {
+          throw std::runtime_error("not permitted");
+        }
+      },
+      {.mode = baton::testing::RankMode::kProcesses, .timeout = 10s});
+  return results.at(0).ok;
+}
+
+TEST_F(ShmTest, LargeMessageBySingleCopyWherePermitted) {
+  const bool permitted = single_copy_permitted();
+  if (!permitted) GTEST_SKIP() << "process_vm_readv is not permitted here (ptrace policy)";
+  ShmOptions options;
+  options.single_copy = true;
+  options.single_copy_bytes = 1u << 20;
+  run(2, options, [](shm::ShmContext& ctx, Store&, int rank, int) {
+    exchange_large(ctx, rank, true);
+  });
+}
+
+TEST_F(ShmTest, SingleCopyTunableZeroForcesTheRingPath) {
+  baton::testing::ScopedEnv env("BATON_SHM_SINGLE_COPY", "0");
+  run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int rank, int) {
+    exchange_large(ctx, rank, false);
+  });
+}
+
+TEST_F(ShmTest, SegmentIsNamedForJobAndGroupAndGoneAfterSetup) {
+  run(3, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int, int) {
+    EXPECT_THAT(ctx.segment_name(), HasSubstr("job42"));
+    EXPECT_THAT(ctx.segment_name(), HasSubstr("grp"));
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm" + ctx.segment_name()))
+        << ctx.segment_name() << " is still in /dev/shm after setup";
+  });
+}
+
+TEST_F(ShmTest, KilledReceiverFailsPendingSingleCopySendNamingItsRank) {
+  ShmOptions options;
+  options.single_copy_bytes = 4096;
+  options.unexpected_bytes = 4096;  // rank 1 cannot buffer (and so acknowledge) the message early
+  const auto results = try_run(2, options, [](shm::ShmContext& ctx, Store& store, int rank, int) {
+    if (rank == 1) {
+      await(store, "sent");
+      ::raise(SIGKILL);
+    }
+    // Rank 1 never posts a receive and may not buffer the message: the send
+    // waits for its acknowledgement (single copy) or for ring space (1 MiB
+    // ring, 8 MiB message) until rank 1 dies.
+    const auto out = pattern(8u << 20, 1);
+    auto s = ctx.isend(1, p2p(0), out);
+    signal(store, "sent");
+    const auto start = Clock::now();
+    EXPECT_THAT(wait_error<ConnectionError>(s, 5s), HasSubstr("rank 1"));
+    EXPECT_LT(Clock::now() - start, 2s);
+    store.set("end/1", std::string_view("dead"));
+  });
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok) << results[0].what;
+  EXPECT_THAT(results[1].what, HasSubstr("signal 9"));
+}
+
+TEST_F(ShmTest, EightRanksExchangeSmallAndLargeMessages) {
+  run(8, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int rank, int size) {
+    for (const size_t n : {size_t{8}, size_t{3} << 20}) {
+      std::vector<std::vector<std::byte>> in(static_cast<size_t>(size), std::vector<std::byte>(n));
+      std::vector<RequestPtr> reqs;
+      const auto out = pattern(n, static_cast<uint64_t>(rank));
+      for (int p = 0; p < size; ++p) {
+        if (p == rank) continue;
+        reqs.push_back(ctx.irecv(p, p2p(1), in[static_cast<size_t>(p)]));
+        reqs.push_back(ctx.isend(p, p2p(1), out));
+      }
+      for (auto& r : reqs) wait_ok(r, 30s);
+      for (int p = 0; p < size; ++p) {
+        if (p != rank) expect_pattern(in[static_cast<size_t>(p)], n, static_cast<uint64_t>(p));
+      }
+    }
+  });
+}
+
+TEST(ShmSegmentTest, SegmentTooLargeForDevShmIsAnIoErrorNamingIt) {
+  try {
+    shm::Segment::create("/baton-test-too-large-" + std::to_string(::getpid()), 2, size_t{1} << 42);
+    FAIL() << "a 4 TiB ring was accepted";
+  } catch (const IoError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/dev/shm"));
+  }
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/baton-test-too-large-" + std::to_string(::getpid())));
+}
+
+}  // namespace
+}  // namespace baton::transport::testing
