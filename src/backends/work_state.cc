@@ -4,11 +4,10 @@
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/spin.hpp"
 
 namespace baton::detail {
 namespace {
-// How long a waiter polls before it sleeps (as transport::Request does).
-constexpr auto kSpin = std::chrono::microseconds(50);
 // "Without bound" in practice: far enough that no wait reaches it, near
 // enough that no clock arithmetic overflows.
 constexpr auto kForever = std::chrono::hours(24 * 365);
@@ -78,7 +77,7 @@ bool WorkState::wait_until(Clock::time_point deadline) {
     request_->wait_until(deadline);
     return done();
   }
-  const auto spin_until = std::min(deadline, Clock::now() + kSpin);
+  const auto spin_until = std::min(deadline, Clock::now() + spin::spin_duration());
   while (Clock::now() < spin_until) {
     if (done_.load(std::memory_order_acquire)) return true;
     std::this_thread::yield();

@@ -1,8 +1,10 @@
 #include "collectives/comm.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "baton/error.hpp"
+#include "core/spin.hpp"
 
 namespace baton::collectives {
 
@@ -34,7 +36,23 @@ transport::RequestPtr Comm::irecv(int peer, int64_t step, std::span<std::byte> b
   return context_.irecv(peer, {transport::Channel::kCollective, seq_, step, op_}, bytes);
 }
 
+void Comm::drive(const transport::Request& request, int peer) {
+  if (!context_.drives_progress()) return;
+  const auto until = std::min(deadline_, Clock::now() + spin::spin_duration());
+  unsigned idle = 0;
+  while (!request.done()) {
+    if (context_.progress(peer)) continue;
+    // Nothing moved: look at the clock and yield the core now and then, so
+    // that ranks outnumbering cores still progress.
+    if ((++idle & 31) == 0) {
+      if (Clock::now() >= until) return;
+      std::this_thread::yield();
+    }
+  }
+}
+
 void Comm::wait(const transport::RequestPtr& request, int peer) {
+  drive(*request, peer);
   if (!request->wait_until(deadline_)) {
     throw TimeoutError(describe() + " on rank " + std::to_string(rank()) +
                        " timed out waiting for rank " + std::to_string(peer));
@@ -79,6 +97,7 @@ void Comm::wait_all(std::span<const Pending> pending) {
                          " timed out waiting for rank" + (missing.size() > 1 ? "s " : " ") +
                          names);
     }
+    drive(*pending[first].request, transport::kAnySource);
     if (!pending[first].request->wait_until(std::min(deadline_, now + kSlice))) {
       rethrow_failed(first + 1);
     }

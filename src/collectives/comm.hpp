@@ -65,6 +65,11 @@ class Comm {
   std::string describe() const;
 
  private:
+  // Polls the transport for `peer` (kAnySource: all) on this thread while
+  // the request is pending, up to BATON_SPIN_US, where the transport
+  // drives progress (transport.hpp); returns early when it completes.
+  void drive(const transport::Request& request, int peer);
+
   transport::Context& context_;
   uint64_t seq_;
   transport::OpDesc op_;

@@ -3,17 +3,13 @@
 
 #include <thread>
 
+#include "core/spin.hpp"
+
 namespace baton::transport {
-namespace {
-// How long a waiter polls before it sleeps. Waking a sleeping thread costs
-// tens of microseconds on small virtual machines; spinning this long keeps
-// fast operations fast without burning a core on slow ones.
-constexpr auto kSpin = std::chrono::microseconds(50);
-}  // namespace
 
 bool Request::wait_until(Clock::time_point deadline) {
   if (done()) return true;
-  const auto spin_until = std::min(deadline, Clock::now() + kSpin);
+  const auto spin_until = std::min(deadline, Clock::now() + spin::spin_duration());
   while (Clock::now() < spin_until) {
     if (done()) return true;
     std::this_thread::yield();

@@ -34,7 +34,7 @@
 // context stays failed for that peer. abort() fails everything, locally and
 // (best effort) on every peer, with the given reason.
 //
-// Thread safety: isend, irecv and abort may be called from any thread.
+// Thread safety: isend, irecv, abort and progress may be called from any thread.
 // Requests complete on the transport's progress thread, or on the calling
 // thread when isend finds an idle connection and writes the whole message at
 // once, or when irecv matches a message that has already arrived.
@@ -95,6 +95,17 @@ class Context {
   virtual RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) = 0;
   // Fails every pending and future request with `why` and tells the peers.
   virtual void abort(std::exception_ptr why) = 0;
+
+  // Caller-driven progress, for transports where the waiting thread can move
+  // bytes itself more cheaply than the progress thread can wake (shared
+  // memory). A thread waiting on a request calls progress(peer) in a loop
+  // (kAnySource: every peer): it reads what has arrived and writes what is
+  // queued, completing requests on the calling thread, and tells the
+  // progress thread to step aside while someone polls. Returns true when it
+  // did something. drives_progress() says whether calling it helps; the
+  // default transport (tcp: the epoll thread) answers false.
+  virtual bool drives_progress() const { return false; }
+  virtual bool progress(int /*peer*/) { return false; }
 };
 
 }  // namespace baton::transport

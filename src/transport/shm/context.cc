@@ -18,6 +18,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "transport/frame.hpp"
+#include "core/spin.hpp"
 
 namespace baton::transport::shm {
 namespace {
@@ -30,6 +31,11 @@ constexpr auto kSpin = std::chrono::microseconds(50);
 // single-copy acknowledgement, receives posted): their completion depends on
 // it, and a futex wake-up can cost a scheduler tick on a busy machine.
 constexpr auto kBusySpin = std::chrono::microseconds(1000);
+// While a waiting thread drives progress itself, the progress thread sleeps
+// in slices of this length (it still checks liveness between them).
+constexpr auto kStepAside = std::chrono::microseconds(200);
+// How recently a caller must have polled for the progress thread to step aside.
+constexpr auto kCallerRecent = std::chrono::microseconds(20);
 // The longest sleep: bounds how late a dead peer is noticed.
 constexpr auto kSleep = std::chrono::microseconds(20000);
 constexpr auto kLivenessPeriod = std::chrono::milliseconds(2);
@@ -423,6 +429,24 @@ void ShmContext::abort(std::exception_ptr why) {
 
 // ---------------------------------------------------------------- progress
 
+bool ShmContext::progress(int peer) {
+  caller_polled_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  bool work = false;
+  if (peer == kAnySource) {
+    for (int p = 0; p < size_; ++p) {
+      if (!is_peer(p)) continue;
+      Connection& c = *peers_[static_cast<size_t>(p)];
+      work = c.drain() || work;
+      work = c.push() || work;
+    }
+    return work;
+  }
+  if (peer < 0 || peer >= size_ || !is_peer(peer)) return false;
+  Connection& c = *peers_[static_cast<size_t>(peer)];
+  work = c.drain();
+  return c.push() || work;
+}
+
 void ShmContext::progress_loop() {
   RankSlot& me = slot(rank_);
   auto idle_since = Clock::now();
@@ -438,8 +462,18 @@ void ShmContext::progress_loop() {
       idle_since = now;
       continue;
     }
+    if (now.time_since_epoch().count() - caller_polled_.load(std::memory_order_relaxed) <
+        Clock::duration(kCallerRecent).count()) {
+      // A caller is polling: leave the cores to it. Peers do not ring this
+      // thread (it is not marked sleeping); the slice bounds the delay of
+      // anything the caller does not wait for.
+      const uint32_t bell = me.doorbell.load(std::memory_order_acquire);
+      futex_wait(me.doorbell, bell, kStepAside);
+      continue;
+    }
     if (now - idle_since < kSpin ||
-        (now - idle_since < kBusySpin && in_flight())) {
+        (now - idle_since < std::max<Clock::duration>(kBusySpin, spin::spin_duration()) &&
+         in_flight())) {
       std::this_thread::yield();
       continue;
     }

@@ -59,6 +59,8 @@ class ShmContext final : public Context {
   RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
   RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
   void abort(std::exception_ptr why) override;
+  bool drives_progress() const override { return true; }
+  bool progress(int peer) override;
 
   // Whether messages to `peer` of at least the threshold go by single copy
   // (process_vm_readv by the peer), as probed at setup. For tests and logs.
@@ -90,6 +92,9 @@ class ShmContext final : public Context {
   Matcher matcher_;
   std::atomic<bool> failed_{false};  // set once the matcher holds a context error
   std::atomic<bool> stop_{false};
+  // When a waiting thread last polled (steady clock ticks): the progress
+  // thread sleeps in short slices instead of spinning while callers poll.
+  std::atomic<int64_t> caller_polled_{0};
   std::atomic<bool> abort_sent_{false};
 
   // Set during setup, then read-only.
