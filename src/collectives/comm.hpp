@@ -57,6 +57,10 @@ class Comm {
   // Fails every pending and future request of the group's context with `why`
   // (transport::Context::abort). Does not block.
   void abort(std::exception_ptr why);
+  // Direct reads (transport.hpp): whether every peer's memory can be read,
+  // and one read. read() blocks; throws ConnectionError naming the peer.
+  bool can_read_all() const;
+  void read(int peer, uint64_t address, std::span<std::byte> out);
   // Blocking conveniences.
   void send(int peer, int64_t step, std::span<const std::byte> bytes);
   void recv(int peer, int64_t step, std::span<std::byte> bytes);

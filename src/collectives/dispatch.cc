@@ -21,7 +21,10 @@ size_t positive(std::string_view variable) {
 
 Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
   const Algorithm algorithm =
-      select_algorithm(kind, {.bytes = bytes, .count = count, .world_size = comm.size()});
+      select_algorithm(kind, {.bytes = bytes,
+                              .count = count,
+                              .world_size = comm.size(),
+                              .direct_read = kind == OpKind::kAllReduce && comm.can_read_all()});
   BATON_LOG_DEBUG(log::Subsys::kColl)
       << comm.describe() << " on rank " << comm.rank() << " of " << comm.size() << ": "
       << algorithm_name(algorithm) << ", " << bytes << " bytes";
@@ -49,6 +52,14 @@ Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
   switch (a) {
     case Algorithm::kRing: all_reduce_ring(comm, data, dtype, op, tuning_from_config()); break;
     case Algorithm::kRecursiveDoubling: all_reduce_recursive_doubling(comm, data, dtype, op); break;
+    case Algorithm::kDirectRead:
+      // Forced by BATON_ALGO_ALL_REDUCE where memory cannot be read: the ring.
+      if (comm.can_read_all()) {
+        all_reduce_direct_read(comm, data, dtype, op);
+      } else {
+        all_reduce_ring(comm, data, dtype, op, tuning_from_config());
+      }
+      break;
     default: unreachable(comm, a);
   }
   return a;

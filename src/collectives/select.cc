@@ -11,7 +11,8 @@
 namespace baton::collectives {
 namespace {
 
-constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kRecursiveDoubling};
+constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kRecursiveDoubling,
+                                    Algorithm::kDirectRead};
 constexpr Algorithm kTree[] = {Algorithm::kBinomialTree};
 constexpr Algorithm kRingOnly[] = {Algorithm::kRing};
 constexpr Algorithm kDirectOnly[] = {Algorithm::kDirect};
@@ -51,6 +52,9 @@ Algorithm choose_all_reduce(const OpShape& shape) {
   if (shape.bytes < small || shape.count < static_cast<size_t>(std::max(1, shape.world_size))) {
     return Algorithm::kRecursiveDoubling;
   }
+  const auto direct =
+      static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_DIRECT_BYTES")));
+  if (shape.direct_read && shape.bytes >= direct) return Algorithm::kDirectRead;
   return Algorithm::kRing;
 }
 
@@ -64,6 +68,7 @@ std::string_view algorithm_name(Algorithm algorithm) {
     case Algorithm::kPairwise: return "pairwise";
     case Algorithm::kDissemination: return "dissemination";
     case Algorithm::kDirect: return "direct";
+    case Algorithm::kDirectRead: return "direct_read";
   }
   return "unknown algorithm";
 }

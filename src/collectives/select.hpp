@@ -29,6 +29,7 @@ enum class Algorithm : uint8_t {
   kPairwise,
   kDissemination,
   kDirect,
+  kDirectRead,
 };
 
 // "ring", "recursive_doubling", "binomial_tree", "pairwise", "dissemination", "direct".
@@ -46,6 +47,8 @@ struct OpShape {
   size_t bytes = 0;    // bytes of one rank's buffer (all_reduce: the tensor)
   size_t count = 0;    // elements in it
   int world_size = 1;  // ranks in the group
+  // Every peer's memory can be read directly (shared memory, process_vm_readv).
+  bool direct_read = false;
 };
 
 // The algorithm to run `kind` with. Does not block. Throws InvalidArgument

@@ -48,6 +48,7 @@
 #include <span>
 #include <string>
 
+#include "baton/error.hpp"
 #include "transport/request.hpp"
 
 namespace baton::transport {
@@ -106,6 +107,19 @@ class Context {
   // default transport (tcp: the epoll thread) answers false.
   virtual bool drives_progress() const { return false; }
   virtual bool progress(int /*peer*/) { return false; }
+
+  // Direct reads (shared memory with process_vm_readv permitted): whether
+  // this rank may copy bytes straight out of `peer`'s address space, and the
+  // copy itself. The collective layer uses it only after the peer has sent
+  // the address, and keeps the peer's buffer alive with its own messages.
+  // read_peer blocks until `out` is full; throws ConnectionError naming the
+  // peer when the read fails (the peer died), UnsupportedError where
+  // can_read_peer is false.
+  virtual bool can_read_peer(int /*peer*/) const { return false; }
+  virtual void read_peer(int peer, uint64_t /*address*/, std::span<std::byte> /*out*/) {
+    throw UnsupportedError(name() + " transport cannot read rank " + std::to_string(peer) +
+                           "'s memory");
+  }
 };
 
 }  // namespace baton::transport

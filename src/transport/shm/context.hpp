@@ -61,6 +61,8 @@ class ShmContext final : public Context {
   void abort(std::exception_ptr why) override;
   bool drives_progress() const override { return true; }
   bool progress(int peer) override;
+  bool can_read_peer(int peer) const override;
+  void read_peer(int peer, uint64_t address, std::span<std::byte> out) override;
 
   // Whether messages to `peer` of at least the threshold go by single copy
   // (process_vm_readv by the peer), as probed at setup. For tests and logs.
