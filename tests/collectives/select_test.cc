@@ -20,6 +20,7 @@ namespace {
 
 using collectives::Algorithm;
 using collectives::OpKind;
+using collectives::OpShape;
 using collectives::select_algorithm;
 
 constexpr OpKind kCollectives[] = {OpKind::kBroadcast,     OpKind::kAllReduce, OpKind::kReduce,
@@ -48,6 +49,20 @@ TEST_F(SelectTest, AllReduceTakesRecursiveDoublingForSmallAndRingForLarge) {
   // Fewer elements than ranks: the ring would leave ranks idle.
   EXPECT_EQ(select_algorithm(OpKind::kAllReduce, {.bytes = 1 << 20, .count = 7, .world_size = 8}),
             Algorithm::kRecursiveDoubling);
+}
+
+TEST_F(SelectTest, AllReduceReadsPeersDirectlyFromOneMiBWhereMemoryIsReadable) {
+  const OpShape large{.bytes = 1 << 20, .count = 1 << 18, .world_size = 3, .direct_read = true};
+  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, large), Algorithm::kDirectRead);
+  OpShape unreadable = large;
+  unreadable.direct_read = false;  // tcp, or process_vm_readv not permitted
+  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, unreadable), Algorithm::kRing);
+  OpShape below = large;
+  below.bytes = (1 << 20) - 4;
+  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, below), Algorithm::kRing);
+  ScopedEnv threshold("BATON_ALL_REDUCE_DIRECT_BYTES", "65536");
+  below.bytes = 65536;
+  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, below), Algorithm::kDirectRead);
 }
 
 TEST_F(SelectTest, SmallThresholdIsATunable) {
