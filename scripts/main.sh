@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs the main job: the tutorial's
 # distributed training (examples/mnist) on Fashion-MNIST, 2 local ranks,
-# 10 epochs (about a minute on 2 cores). Extra arguments go to baton-mnist
+# 10 epochs (about 90 s on 2 cores). Extra arguments go to baton-mnist
 # (e.g. --ddp, --epochs 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
