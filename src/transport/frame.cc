@@ -144,6 +144,30 @@ std::string envelope_problem(const Envelope& e, int world_size) {
   return "";
 }
 
+namespace {
+std::string peer_problem(int peer, int rank, int size) {
+  if (peer < 0 || peer >= size || peer == rank) {
+    return "peers are 0.." + std::to_string(size - 1) + " other than itself";
+  }
+  return "";
+}
+}  // namespace
+
+std::string send_problem(int peer, const Envelope& envelope, int rank, int size) {
+  if (std::string problem = peer_problem(peer, rank, size); !problem.empty()) return problem;
+  if (std::string problem = envelope_problem(envelope, size); !problem.empty()) {
+    return "invalid envelope: " + problem;
+  }
+  return "";
+}
+
+std::string receive_problem(int peer, const Envelope& envelope, int rank, int size) {
+  if (peer != kAnySource) return peer_problem(peer, rank, size);
+  if (size == 1) return "no other rank could send to it (the group has one rank)";
+  if (envelope.channel != Channel::kP2P) return "a collective receive must name its peer";
+  return "";
+}
+
 FrameHeader make_abort_header(ErrorCode code, uint64_t reason_length) {
   FrameHeader h;
   h.type = FrameType::kAbort;

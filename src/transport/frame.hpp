@@ -65,6 +65,12 @@ FrameHeader decode_frame_header(std::span<const std::byte, kFrameHeaderSize> byt
 // frames (ProtocolError).
 std::string envelope_problem(const Envelope& envelope, int world_size);
 
+// What is wrong with rank `rank` of `size` sending to `peer` (or receiving
+// from it: kAnySource is allowed on the p2p channel) with this envelope, or
+// "" when nothing is. Every transport checks its isend/irecv arguments here.
+std::string send_problem(int peer, const Envelope& envelope, int rank, int size);
+std::string receive_problem(int peer, const Envelope& envelope, int rank, int size);
+
 // An abort frame and the error it stands for: the receiving side rebuilds an
 // exception of the same ErrorCode so that, e.g., a MismatchError found on one
 // rank is a MismatchError on every rank.

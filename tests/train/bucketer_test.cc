@@ -13,7 +13,7 @@
 #include "baton/train/average_gradients.hpp"
 #include "baton/train/gradient_bucketer.hpp"
 #include "tests/backends/suite_support.hpp"
-#include "tests/support/rank_runner.hpp"
+#include "tests/train/with_process_group.hpp"
 #include "tests/support/scoped_env.hpp"
 
 namespace baton::train {
@@ -21,20 +21,7 @@ namespace {
 
 using baton::testing::JobDir;
 
-// Runs fn on n forked ranks, each inside an initialised process group.
-void with_ranks(int n, const std::function<void(int rank, int n)>& fn) {
-  JobDir dir;
-  baton::testing::run_ranks(n, [&](int rank, int world) {
-    InitOptions options;
-    options.init_method = dir.init_method();
-    options.rank = rank;
-    options.world_size = world;
-    options.timeout = std::chrono::seconds(30);
-    init_process_group(options);
-    fn(rank, world);
-    destroy_process_group();
-  });
-}
+using baton::testing::with_process_group;
 
 // Element i of grad g on rank r in iteration it: small integers, exact in every dtype.
 double grad_value(int rank, size_t g, int64_t i, int it) {
@@ -87,7 +74,7 @@ void expect_equal(const std::vector<Tensor>& actual, const std::vector<Tensor>& 
 }
 
 TEST(GradientBucketerTest, AssignsBucketsBySizeAndDtypeInOrder) {
-  with_ranks(1, [](int, int) {
+  with_process_group(1, [](int, int) {
     // float32: 40 + 40 bytes fit in 100; the third would not; 160 bytes alone.
     // float64 grads fill their own open bucket between the float32 ones.
     std::vector<Tensor> grads = make_grads({{10, DType::Float32},
@@ -140,7 +127,7 @@ TEST(GradientBucketerTest, DefaultBucketBytesAndBadOptions) {
     baton::testing::ScopedEnv env("BATON_BUCKET_BYTES", "0");
     EXPECT_THROW(default_bucket_bytes(), InvalidArgument);
   }
-  with_ranks(1, [](int, int) {
+  with_process_group(1, [](int, int) {
     std::vector<Tensor> grads = make_grads({{4, DType::Float32}}, 0, 0);
     EXPECT_THROW(GradientBucketer(grads, {.bucket_bytes = 0}), InvalidArgument);
     EXPECT_THROW(GradientBucketer({Tensor()}), InvalidArgument);
@@ -156,7 +143,7 @@ void check_matches_reference(int n, size_t bucket_bytes, bool average,
       {33, DType::Float32},  {7, DType::Float64},  {1, DType::Float32},
       {100, DType::Float32}, {5, DType::Int32},    {17, DType::BFloat16},
       {0, DType::Float32},   {64, DType::Float16}, {9, DType::Int64}};
-  with_ranks(n, [&](int rank, int) {
+  with_process_group(n, [&](int rank, int) {
     std::vector<Tensor> grads = make_grads(specs, rank, 0);
     GradientBucketer bucketer(grads, {.bucket_bytes = bucket_bytes,
                                       .average = average,
@@ -185,7 +172,7 @@ TEST(GradientBucketerTest, MatchesPerTensorAllReduceThenAverage3Ranks) {
 }
 
 TEST(GradientBucketerTest, ClosedFormAverageOnThreeRanks) {
-  with_ranks(3, [](int rank, int n) {
+  with_process_group(3, [](int rank, int n) {
     std::vector<Tensor> grads = make_grads({{50, DType::Float32}, {20, DType::Float32}}, rank, 0);
     GradientBucketer bucketer(grads, {.bucket_bytes = 200});
     bucketer.mark_ready(1);
@@ -207,7 +194,7 @@ TEST(GradientBucketerTest, ClosedFormAverageOnThreeRanks) {
 // is complete early waits. Each rank marks in a different order, which
 // would mismatch the collectives if a rank started out of order.
 TEST(GradientBucketerTest, OutOfOrderReadinessStartsBucketsInOrder) {
-  with_ranks(3, [](int rank, int) {
+  with_process_group(3, [](int rank, int) {
     const std::vector<Spec> specs(6, Spec{8, DType::Float32});  // 32 bytes each
     std::vector<Tensor> grads = make_grads(specs, rank, 0);
     GradientBucketer bucketer(grads, {.bucket_bytes = 64});  // buckets {0,1} {2,3} {4,5}
@@ -243,7 +230,7 @@ TEST(GradientBucketerTest, OutOfOrderReadinessStartsBucketsInOrder) {
 }
 
 TEST(GradientBucketerTest, MarkReadyFromSeveralThreads) {
-  with_ranks(2, [](int rank, int) {
+  with_process_group(2, [](int rank, int) {
     const std::vector<Spec> specs(40, Spec{25, DType::Float32});
     std::vector<Tensor> grads = make_grads(specs, rank, 0);
     GradientBucketer bucketer(grads, {.bucket_bytes = 300});
@@ -262,7 +249,7 @@ TEST(GradientBucketerTest, MarkReadyFromSeveralThreads) {
 }
 
 TEST(GradientBucketerTest, UnmarkedGradsAreReducedAsTheyAre) {
-  with_ranks(2, [](int rank, int) {
+  with_process_group(2, [](int rank, int) {
     std::vector<Tensor> grads =
         make_grads({{6, DType::Float32}, {6, DType::Float32}, {6, DType::Float64}}, rank, 0);
     GradientBucketer bucketer(grads, {.bucket_bytes = 24});
@@ -274,7 +261,7 @@ TEST(GradientBucketerTest, UnmarkedGradsAreReducedAsTheyAre) {
 }
 
 TEST(GradientBucketerTest, MisuseIsAnInvalidArgument) {
-  with_ranks(2, [](int rank, int) {
+  with_process_group(2, [](int rank, int) {
     std::vector<Tensor> grads = make_grads({{4, DType::Float32}, {4, DType::Float32}}, rank, 0);
     GradientBucketer bucketer(grads, {.bucket_bytes = 16});
     bucketer.mark_ready(0);
@@ -301,7 +288,7 @@ TEST(GradientBucketerTest, MisuseIsAnInvalidArgument) {
 }
 
 TEST(AverageGradientsTest, MatchesTheTutorialOnThreeRanks) {
-  with_ranks(3, [](int rank, int) {
+  with_process_group(3, [](int rank, int) {
     std::vector<Tensor> grads = make_grads(
         {{10, DType::Float32}, {3, DType::Float64}, {0, DType::Float32}, {4, DType::Int32}}, rank,
         0);

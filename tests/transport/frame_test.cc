@@ -121,6 +121,23 @@ TEST(FrameTest, EnvelopeProblemsForSenders) {
   EXPECT_THAT(envelope_problem(c, 4), HasSubstr("root 7"));
 }
 
+TEST(FrameTest, SendAndReceiveProblemsEveryTransportChecks) {
+  const Envelope p2p{.channel = Channel::kP2P, .seq = 0, .tag = 0, .op = {}};
+  const Envelope coll{.channel = Channel::kCollective, .seq = 1, .op = {.kind = 2, .dtype = 0}};
+  EXPECT_EQ(send_problem(1, p2p, 0, 3), "");
+  EXPECT_THAT(send_problem(0, p2p, 0, 3), HasSubstr("peers are 0..2 other than itself"));
+  EXPECT_THAT(send_problem(3, p2p, 0, 3), HasSubstr("other than itself"));
+  EXPECT_THAT(send_problem(kAnySource, p2p, 0, 3), HasSubstr("other than itself"));
+  Envelope bad_seq = p2p;
+  bad_seq.seq = 7;
+  EXPECT_THAT(send_problem(1, bad_seq, 0, 3), HasSubstr("invalid envelope"));
+  EXPECT_EQ(receive_problem(kAnySource, p2p, 0, 3), "");
+  EXPECT_THAT(receive_problem(kAnySource, coll, 0, 3), HasSubstr("must name its peer"));
+  EXPECT_THAT(receive_problem(kAnySource, p2p, 0, 1), HasSubstr("group has one rank"));
+  EXPECT_THAT(receive_problem(2, coll, 2, 3), HasSubstr("other than itself"));
+  EXPECT_EQ(receive_problem(1, coll, 2, 3), "");
+}
+
 TEST(FrameTest, ErrorsKeepTheirCodeAcrossTheWire) {
   const auto e = make_error(ErrorCode::kMismatch, "rank 0 runs x");
   EXPECT_EQ(baton::error_code(e), ErrorCode::kMismatch);

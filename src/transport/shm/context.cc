@@ -345,21 +345,13 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
 RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
                              std::span<const std::byte> payload) {
   auto request = std::make_shared<Request>();
-  if (peer < 0 || peer >= size_ || peer == rank_) {
-    request->fail(std::make_exception_ptr(
-        InvalidArgument(describe() + " cannot send to rank " + std::to_string(peer) +
-                        ": peers are 0.." + std::to_string(size_ - 1) + " other than itself")));
-    return request;
+  std::string problem = send_problem(peer, envelope, rank_, size_);
+  if (problem.empty() && !is_peer(peer)) {
+    problem = "it does not share this shared-memory segment (another host)";
   }
-  if (!is_peer(peer)) {
+  if (!problem.empty()) {
     request->fail(std::make_exception_ptr(InvalidArgument(
-        describe() + " cannot send to rank " + std::to_string(peer) +
-        ": it does not share this shared-memory segment (another host)")));
-    return request;
-  }
-  if (const std::string problem = envelope_problem(envelope, size_); !problem.empty()) {
-    request->fail(std::make_exception_ptr(InvalidArgument(
-        describe() + " cannot send a message with an invalid envelope: " + problem)));
+        describe() + " cannot send to rank " + std::to_string(peer) + ": " + problem)));
     return request;
   }
   if (failed_.load(std::memory_order_acquire)) {
@@ -374,13 +366,8 @@ RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
 
 RequestPtr ShmContext::irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) {
   auto request = std::make_shared<Request>();
-  std::string problem;
-  if (peer == kAnySource) {
-    if (envelope.channel != Channel::kP2P) problem = "a collective receive must name its peer";
-    if (size_ == 1) problem = "no other rank could send to it (the group has one rank)";
-  } else if (peer < 0 || peer >= size_ || peer == rank_) {
-    problem = "peers are 0.." + std::to_string(size_ - 1) + " other than itself";
-  } else if (!is_peer(peer)) {
+  std::string problem = receive_problem(peer, envelope, rank_, size_);
+  if (problem.empty() && peer != kAnySource && !is_peer(peer)) {
     problem = "it does not share this shared-memory segment (another host)";
   }
   if (!problem.empty()) {

@@ -325,15 +325,10 @@ void TcpContext::install(int peer, UniqueFd fd) {
 RequestPtr TcpContext::isend(int peer, const Envelope& envelope,
                              std::span<const std::byte> payload) {
   auto request = std::make_shared<Request>();
-  if (peer < 0 || peer >= size_ || peer == rank_) {
-    request->fail(std::make_exception_ptr(
-        InvalidArgument(describe() + " cannot send to rank " + std::to_string(peer) +
-                        ": peers are 0.." + std::to_string(size_ - 1) + " other than itself")));
-    return request;
-  }
-  if (const std::string problem = envelope_problem(envelope, size_); !problem.empty()) {
+  std::string problem = send_problem(peer, envelope, rank_, size_);
+  if (!problem.empty()) {
     request->fail(std::make_exception_ptr(InvalidArgument(
-        describe() + " cannot send a message with an invalid envelope: " + problem)));
+        describe() + " cannot send to rank " + std::to_string(peer) + ": " + problem)));
     return request;
   }
   if (failed_.load(std::memory_order_acquire)) {
@@ -348,13 +343,7 @@ RequestPtr TcpContext::isend(int peer, const Envelope& envelope,
 
 RequestPtr TcpContext::irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) {
   auto request = std::make_shared<Request>();
-  std::string problem;
-  if (peer == kAnySource) {
-    if (envelope.channel != Channel::kP2P) problem = "a collective receive must name its peer";
-    if (size_ == 1) problem = "no other rank could send to it (the group has one rank)";
-  } else if (peer < 0 || peer >= size_ || peer == rank_) {
-    problem = "peers are 0.." + std::to_string(size_ - 1) + " other than itself";
-  }
+  std::string problem = receive_problem(peer, envelope, rank_, size_);
   if (!problem.empty()) {
     request->fail(std::make_exception_ptr(InvalidArgument(
         describe() + " cannot receive from rank " + std::to_string(peer) + ": " + problem)));

@@ -12,13 +12,10 @@
 
 #include "baton/baton.hpp"
 #include "baton/train/torch.hpp"
-#include "tests/backends/suite_support.hpp"
-#include "tests/support/rank_runner.hpp"
+#include "tests/train/with_process_group.hpp"
 
 namespace baton::train {
 namespace {
-
-using baton::testing::JobDir;
 
 struct Mlp : torch::nn::Module {
   explicit Mlp(int64_t hidden = 16) {
@@ -104,18 +101,11 @@ torch::Tensor distributed(Sync sync, int rank, int world) {
       .detach();
 }
 
+// Each rank computes with one thread, as the training runs do.
 void with_ranks(int n, const std::function<void(int rank, int n)>& fn) {
-  JobDir dir;
-  baton::testing::run_ranks(n, [&](int rank, int world) {
+  baton::testing::with_process_group(n, [&](int rank, int world) {
     torch::set_num_threads(1);
-    InitOptions options;
-    options.init_method = dir.init_method();
-    options.rank = rank;
-    options.world_size = world;
-    options.timeout = std::chrono::seconds(30);
-    init_process_group(options);
     fn(rank, world);
-    destroy_process_group();
   });
 }
 
