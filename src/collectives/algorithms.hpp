@@ -67,11 +67,17 @@ void all_reduce_recursive_doubling(Comm& comm, Bytes data, DType dtype, ReduceOp
 // (Comm::can_read_all): reduce-scatter and all-gather by reading the peers'
 // buffers, 2(p-1)/p * n bytes read per rank, each byte copied once.
 void all_reduce_direct_read(Comm& comm, Bytes data, DType dtype, ReduceOp op);
+// all_reduce/shared_memory.cc. Ranks with a shared area (Comm::shared_area):
+// each rank reduces its block from the peers' copies in the area, chunk by
+// chunk; no messages, on the calling thread.
+void all_reduce_shared_memory(Comm& comm, Bytes data, DType dtype, ReduceOp op);
 
 // --- broadcast: root's data is copied into every other rank's data. ---
 
 // Binomial tree from root, pipelined in segments. broadcast/binomial_tree.cc.
 void broadcast_binomial_tree(Comm& comm, Bytes data, int root, const Tuning& tuning = {});
+// Root copies into its area buffer, the others copy out. broadcast/shared_memory.cc.
+void broadcast_shared_memory(Comm& comm, Bytes data, int root);
 
 // --- reduce: the result lands in root's data; other ranks' data is left
 // unchanged. ---
@@ -79,6 +85,8 @@ void broadcast_binomial_tree(Comm& comm, Bytes data, int root, const Tuning& tun
 // Binomial tree towards root, pipelined in segments. reduce/binomial_tree.cc.
 void reduce_binomial_tree(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root,
                           const Tuning& tuning = {});
+// Root folds the peers' copies in the area. reduce/shared_memory.cc.
+void reduce_shared_memory(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root);
 
 // --- all_gather: outputs[i] (p entries, each input.size() bytes) receives
 // rank i's input. ---
@@ -86,6 +94,8 @@ void reduce_binomial_tree(Comm& comm, Bytes data, DType dtype, ReduceOp op, int 
 // Ring, pipelined in segments. all_gather/ring.cc.
 void all_gather_ring(Comm& comm, ConstBytes input, std::span<const Bytes> outputs,
                      const Tuning& tuning = {});
+// Each rank copies its input into the area and the peers' out. all_gather/shared_memory.cc.
+void all_gather_shared_memory(Comm& comm, ConstBytes input, std::span<const Bytes> outputs);
 
 // --- reduce_scatter: output receives op over ranks of inputs[rank] (p
 // entries, each output.size() bytes). output may overlap inputs (then the
@@ -94,6 +104,10 @@ void all_gather_ring(Comm& comm, ConstBytes input, std::span<const Bytes> output
 // Ring, pipelined in segments. reduce_scatter/ring.cc.
 void reduce_scatter_ring(Comm& comm, std::span<const ConstBytes> inputs, Bytes output, DType dtype,
                          ReduceOp op, const Tuning& tuning = {});
+// Each rank folds its piece from the peers' copies in the area.
+// reduce_scatter/shared_memory.cc.
+void reduce_scatter_shared_memory(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
+                                  DType dtype, ReduceOp op);
 
 // --- all_to_all: outputs[j] receives inputs[rank] of rank j. Sizes may
 // differ per peer; rank i's inputs[j] must be as long as rank j's
@@ -107,6 +121,8 @@ void all_to_all_pairwise(Comm& comm, std::span<const ConstBytes> inputs,
 
 // Dissemination. barrier/dissemination.cc.
 void barrier_dissemination(Comm& comm);
+// One generation of the shared area. barrier/shared_memory.cc.
+void barrier_shared_memory(Comm& comm);
 
 // --- gather: on root, outputs[i] (p entries) receives rank i's input;
 // elsewhere outputs is ignored (may be empty). ---

@@ -40,6 +40,7 @@ class Comm {
   OpKind kind() const { return static_cast<OpKind>(op_.kind); }
   const transport::OpDesc& op() const { return op_; }
   uint64_t seq() const { return seq_; }
+  Clock::time_point deadline() const { return deadline_; }
 
   transport::RequestPtr isend(int peer, int64_t step, std::span<const std::byte> bytes);
   transport::RequestPtr irecv(int peer, int64_t step, std::span<std::byte> bytes);
@@ -61,6 +62,9 @@ class Comm {
   // and one read. read() blocks; throws ConnectionError naming the peer.
   bool can_read_all() const;
   void read(int peer, uint64_t address, std::span<std::byte> out);
+  // The group's shared area (transport.hpp), or nullptr: what the
+  // shared_memory algorithms run on.
+  transport::SharedArea* shared_area() const { return context_.shared_area(); }
   // Blocking conveniences.
   void send(int peer, int64_t step, std::span<const std::byte> bytes);
   void recv(int peer, int64_t step, std::span<std::byte> bytes);

@@ -24,7 +24,8 @@ Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
       select_algorithm(kind, {.bytes = bytes,
                               .count = count,
                               .world_size = comm.size(),
-                              .direct_read = kind == OpKind::kAllReduce && comm.can_read_all()});
+                              .direct_read = kind == OpKind::kAllReduce && comm.can_read_all(),
+                              .shared_memory = comm.shared_area() != nullptr});
   BATON_LOG_DEBUG(log::Subsys::kColl)
       << comm.describe() << " on rank " << comm.rank() << " of " << comm.size() << ": "
       << algorithm_name(algorithm) << ", " << bytes << " bytes";
@@ -38,6 +39,12 @@ Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
 
 size_t elements(size_t bytes, DType dtype) {
   return bytes / element_size(dtype);
+}
+
+// shared_memory forced (BATON_ALGO_*) where the group has no shared area
+// runs `fallback` instead; every rank of the group decides alike.
+Algorithm usable(const Comm& comm, Algorithm chosen, Algorithm fallback) {
+  return chosen == Algorithm::kSharedMemory && comm.shared_area() == nullptr ? fallback : chosen;
 }
 
 }  // namespace
@@ -60,29 +67,55 @@ Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
         all_reduce_ring(comm, data, dtype, op, tuning_from_config());
       }
       break;
+    case Algorithm::kSharedMemory:
+      if (comm.shared_area() != nullptr) {
+        all_reduce_shared_memory(comm, data, dtype, op);
+      } else {
+        all_reduce_ring(comm, data, dtype, op, tuning_from_config());
+      }
+      break;
     default: unreachable(comm, a);
   }
   return a;
 }
 
 Algorithm run_broadcast(Comm& comm, Bytes data, int root) {
-  const Algorithm a = choose(comm, OpKind::kBroadcast, data.size(), data.size());
-  if (a != Algorithm::kBinomialTree) unreachable(comm, a);
-  broadcast_binomial_tree(comm, data, root, tuning_from_config());
+  const Algorithm a = usable(comm, choose(comm, OpKind::kBroadcast, data.size(), data.size()),
+                             Algorithm::kBinomialTree);
+  if (a == Algorithm::kSharedMemory) {
+    broadcast_shared_memory(comm, data, root);
+  } else if (a == Algorithm::kBinomialTree) {
+    broadcast_binomial_tree(comm, data, root, tuning_from_config());
+  } else {
+    unreachable(comm, a);
+  }
   return a;
 }
 
 Algorithm run_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root) {
-  const Algorithm a = choose(comm, OpKind::kReduce, data.size(), elements(data.size(), dtype));
-  if (a != Algorithm::kBinomialTree) unreachable(comm, a);
-  reduce_binomial_tree(comm, data, dtype, op, root, tuning_from_config());
+  const Algorithm a =
+      usable(comm, choose(comm, OpKind::kReduce, data.size(), elements(data.size(), dtype)),
+             Algorithm::kBinomialTree);
+  if (a == Algorithm::kSharedMemory) {
+    reduce_shared_memory(comm, data, dtype, op, root);
+  } else if (a == Algorithm::kBinomialTree) {
+    reduce_binomial_tree(comm, data, dtype, op, root, tuning_from_config());
+  } else {
+    unreachable(comm, a);
+  }
   return a;
 }
 
 Algorithm run_all_gather(Comm& comm, ConstBytes input, std::span<const Bytes> outputs) {
-  const Algorithm a = choose(comm, OpKind::kAllGather, input.size(), input.size());
-  if (a != Algorithm::kRing) unreachable(comm, a);
-  all_gather_ring(comm, input, outputs, tuning_from_config());
+  const Algorithm a = usable(comm, choose(comm, OpKind::kAllGather, input.size(), input.size()),
+                             Algorithm::kRing);
+  if (a == Algorithm::kSharedMemory) {
+    all_gather_shared_memory(comm, input, outputs);
+  } else if (a == Algorithm::kRing) {
+    all_gather_ring(comm, input, outputs, tuning_from_config());
+  } else {
+    unreachable(comm, a);
+  }
   return a;
 }
 
@@ -102,10 +135,16 @@ Algorithm run_scatter(Comm& comm, std::span<const ConstBytes> inputs, Bytes outp
 
 Algorithm run_reduce_scatter(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
                              DType dtype, ReduceOp op) {
-  const Algorithm a =
-      choose(comm, OpKind::kReduceScatter, output.size(), elements(output.size(), dtype));
-  if (a != Algorithm::kRing) unreachable(comm, a);
-  reduce_scatter_ring(comm, inputs, output, dtype, op, tuning_from_config());
+  const Algorithm a = usable(
+      comm, choose(comm, OpKind::kReduceScatter, output.size(), elements(output.size(), dtype)),
+      Algorithm::kRing);
+  if (a == Algorithm::kSharedMemory) {
+    reduce_scatter_shared_memory(comm, inputs, output, dtype, op);
+  } else if (a == Algorithm::kRing) {
+    reduce_scatter_ring(comm, inputs, output, dtype, op, tuning_from_config());
+  } else {
+    unreachable(comm, a);
+  }
   return a;
 }
 
@@ -120,9 +159,15 @@ Algorithm run_all_to_all(Comm& comm, std::span<const ConstBytes> inputs,
 }
 
 Algorithm run_barrier(Comm& comm) {
-  const Algorithm a = choose(comm, OpKind::kBarrier, 0, 0);
-  if (a != Algorithm::kDissemination) unreachable(comm, a);
-  barrier_dissemination(comm);
+  const Algorithm a =
+      usable(comm, choose(comm, OpKind::kBarrier, 0, 0), Algorithm::kDissemination);
+  if (a == Algorithm::kSharedMemory) {
+    barrier_shared_memory(comm);
+  } else if (a == Algorithm::kDissemination) {
+    barrier_dissemination(comm);
+  } else {
+    unreachable(comm, a);
+  }
   return a;
 }
 

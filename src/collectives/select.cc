@@ -12,12 +12,12 @@ namespace baton::collectives {
 namespace {
 
 constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kRecursiveDoubling,
-                                    Algorithm::kDirectRead};
-constexpr Algorithm kTree[] = {Algorithm::kBinomialTree};
-constexpr Algorithm kRingOnly[] = {Algorithm::kRing};
+                                    Algorithm::kDirectRead, Algorithm::kSharedMemory};
+constexpr Algorithm kTree[] = {Algorithm::kBinomialTree, Algorithm::kSharedMemory};
+constexpr Algorithm kRingOrShared[] = {Algorithm::kRing, Algorithm::kSharedMemory};
 constexpr Algorithm kDirectOnly[] = {Algorithm::kDirect};
 constexpr Algorithm kPairwiseOnly[] = {Algorithm::kPairwise};
-constexpr Algorithm kDisseminationOnly[] = {Algorithm::kDissemination};
+constexpr Algorithm kDissemination[] = {Algorithm::kDissemination, Algorithm::kSharedMemory};
 
 std::string normalized(std::string text) {
   const auto not_space = [](unsigned char c) { return !std::isspace(c); };
@@ -69,6 +69,7 @@ std::string_view algorithm_name(Algorithm algorithm) {
     case Algorithm::kDissemination: return "dissemination";
     case Algorithm::kDirect: return "direct";
     case Algorithm::kDirectRead: return "direct_read";
+    case Algorithm::kSharedMemory: return "shared_memory";
   }
   return "unknown algorithm";
 }
@@ -80,11 +81,11 @@ std::span<const Algorithm> algorithms_for(OpKind kind) {
     case OpKind::kBroadcast:
     case OpKind::kReduce: return kTree;
     case OpKind::kAllGather:
-    case OpKind::kReduceScatter: return kRingOnly;
+    case OpKind::kReduceScatter: return kRingOrShared;
     case OpKind::kGather:
     case OpKind::kScatter: return kDirectOnly;
     case OpKind::kAllToAll: return kPairwiseOnly;
-    case OpKind::kBarrier: return kDisseminationOnly;
+    case OpKind::kBarrier: return kDissemination;
   }
   return {};
 }
@@ -109,8 +110,13 @@ std::string_view algorithm_variable(OpKind kind) {
 Algorithm select_algorithm(OpKind kind, const OpShape& shape) {
   Algorithm chosen{};
   if (forced(kind, &chosen)) return chosen;
+  const auto choices = algorithms_for(kind);
+  if (shape.shared_memory &&
+      std::find(choices.begin(), choices.end(), Algorithm::kSharedMemory) != choices.end()) {
+    return Algorithm::kSharedMemory;
+  }
   if (kind == OpKind::kAllReduce) return choose_all_reduce(shape);
-  return algorithms_for(kind).front();
+  return choices.front();
 }
 
 }  // namespace baton::collectives

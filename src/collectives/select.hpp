@@ -1,10 +1,14 @@
 // Algorithm selection: which algorithm runs a collective, by message size and
 // group shape, overridable per collective from the environment.
 //
-// Under "auto" (the default), all_reduce takes recursive doubling for
-// messages below BATON_ALL_REDUCE_SMALL_BYTES or with fewer elements than
-// ranks (latency-bound), and the pipelined ring otherwise (bandwidth-bound);
-// every other collective has one algorithm today. BATON_ALGO_<COLLECTIVE>
+// Under "auto" (the default), a group whose ranks share a memory area
+// (transport::SharedArea: one host, shm) runs all_reduce, broadcast, reduce,
+// all_gather, reduce_scatter and barrier with shared_memory. Otherwise
+// all_reduce takes recursive doubling for messages below
+// BATON_ALL_REDUCE_SMALL_BYTES or with fewer elements than ranks
+// (latency-bound), direct_read from BATON_ALL_REDUCE_DIRECT_BYTES where the
+// peers' memory can be read, and the pipelined ring otherwise
+// (bandwidth-bound); every other collective has one algorithm. BATON_ALGO_<COLLECTIVE>
 // (BATON_ALGO_ALL_REDUCE=ring|recursive_doubling, BATON_ALGO_BROADCAST=
 // binomial_tree, ...) forces a choice for benchmarking; every rank of a
 // group must be given the same value. docs/algorithms.md has the table.
@@ -30,9 +34,11 @@ enum class Algorithm : uint8_t {
   kDissemination,
   kDirect,
   kDirectRead,
+  kSharedMemory,
 };
 
-// "ring", "recursive_doubling", "binomial_tree", "pairwise", "dissemination", "direct".
+// "ring", "recursive_doubling", "binomial_tree", "pairwise", "dissemination",
+// "direct", "direct_read", "shared_memory".
 std::string_view algorithm_name(Algorithm algorithm);
 
 // The algorithms that can run `kind` (empty for kPointToPoint).
@@ -49,6 +55,8 @@ struct OpShape {
   int world_size = 1;  // ranks in the group
   // Every peer's memory can be read directly (shared memory, process_vm_readv).
   bool direct_read = false;
+  // The group has a shared area (transport::Context::shared_area).
+  bool shared_memory = false;
 };
 
 // The algorithm to run `kind` with. Does not block. Throws InvalidArgument

@@ -74,6 +74,48 @@ struct Envelope {
   OpDesc op;         // collective only
 };
 
+// Memory that every rank of the group maps (shared memory, all ranks on one
+// host), for collectives that run on the calling thread with no messages
+// (the shared_memory algorithms, docs/algorithms.md). Each rank owns
+// buffers() buffers of buffer_bytes(); generation g uses buffer
+// g % buffers(). Each rank has two flags, posted and reduced, that say which
+// generation it has reached. Every collective run on the area takes the next
+// generations in the same order on every rank.
+//
+// The rules that make it safe (the algorithms keep them):
+//  - a rank writes its buffer of generation g only after begin() returned g;
+//    begin waits until every peer has posted g - buffers() + 1, so no peer
+//    still reads that buffer for an older generation;
+//  - post(kPosted, g) says: my buffer of g holds what I write for g, and I
+//    have finished reading every peer's buffers of earlier generations;
+//  - a rank reads a peer's buffer of g only after wait(peer, flag, g).
+//
+// Errors: wait and begin throw TimeoutError naming the operation and the rank
+// waited for once the operation's deadline passes; MismatchError when the
+// peer's buffer holds another collective (its seq and OpDesc, written by
+// begin, differ); ConnectionError when the peer died or closed; the peer's
+// error when it aborted; this context's error after abort().
+//
+// Thread safety: one collective at a time per group, on one thread.
+class SharedArea {
+ public:
+  enum class Flag : uint8_t { kPosted, kReduced };
+  using Clock = std::chrono::steady_clock;
+
+  virtual ~SharedArea() = default;
+  virtual int buffers() const = 0;
+  virtual size_t buffer_bytes() const = 0;
+  // Opens one collective: the seq and OpDesc every rank must agree on and its deadline.
+  virtual void start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) = 0;
+  // The next generation, once this rank may write its buffer for it.
+  virtual uint64_t begin() = 0;
+  virtual std::byte* buffer(int rank, uint64_t generation) const = 0;
+  virtual void post(Flag flag, uint64_t generation) = 0;
+  // Returns once `peer` posted `flag` for `generation` (kPosted: and its
+  // buffer holds this collective).
+  virtual void wait(int peer, Flag flag, uint64_t generation) = 0;
+};
+
 class Context {
  public:
   virtual ~Context() = default;
@@ -120,6 +162,11 @@ class Context {
     throw UnsupportedError(name() + " transport cannot read rank " + std::to_string(peer) +
                            "'s memory");
   }
+
+  // The group's shared area (see SharedArea), or nullptr where the ranks
+  // share no memory (tcp, a group spread over hosts) or it is turned off
+  // (BATON_SHM_AREA_BYTES=0). Every rank of a group gets the same answer.
+  virtual SharedArea* shared_area() { return nullptr; }
 };
 
 }  // namespace baton::transport

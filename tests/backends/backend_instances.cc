@@ -17,4 +17,18 @@ BATON_INSTANTIATE_BACKEND_SUITE(NativeShmDirectRead,
                                  .env = {{"BATON_TRANSPORT", "shm"},
                                          {"BATON_ALGO_ALL_REDUCE", "direct_read"}}});
 
+// The shared area off: every collective by messages through the shm rings.
+BATON_INSTANTIATE_BACKEND_SUITE(NativeShmMessages,
+                                {.name = "native_shm_messages",
+                                 .backend = "native",
+                                 .env = {{"BATON_TRANSPORT", "shm"},
+                                         {"BATON_SHM_AREA_BYTES", "0"}}});
+// A tiny shared area (192-byte buffers): every collective of more than a few
+// elements runs in many chunks and wraps the area's buffers many times.
+BATON_INSTANTIATE_BACKEND_SUITE(NativeShmSmallArea,
+                                {.name = "native_shm_small_area",
+                                 .backend = "native",
+                                 .env = {{"BATON_TRANSPORT", "shm"},
+                                         {"BATON_SHM_AREA_BYTES", "192"}}});
+
 }  // namespace baton::testing

@@ -65,6 +65,34 @@ TEST_F(SelectTest, AllReduceReadsPeersDirectlyFromOneMiBWhereMemoryIsReadable) {
   EXPECT_EQ(select_algorithm(OpKind::kAllReduce, below), Algorithm::kDirectRead);
 }
 
+TEST_F(SelectTest, GroupsWithASharedAreaRunEverySpecialisedCollectiveInSharedMemory) {
+  for (const size_t bytes : {size_t{0}, size_t{8}, size_t{64} << 20}) {
+    const OpShape shape{.bytes = bytes,
+                        .count = bytes / 4,
+                        .world_size = 4,
+                        .direct_read = true,
+                        .shared_memory = true};
+    for (OpKind kind : {OpKind::kAllReduce, OpKind::kBroadcast, OpKind::kReduce,
+                        OpKind::kAllGather, OpKind::kReduceScatter, OpKind::kBarrier}) {
+      EXPECT_EQ(select_algorithm(kind, shape), Algorithm::kSharedMemory)
+          << op_kind_name(kind) << ", " << bytes << " bytes";
+    }
+    // Nothing to gain for these: each byte is copied once by messages already.
+    EXPECT_EQ(select_algorithm(OpKind::kGather, shape), Algorithm::kDirect);
+    EXPECT_EQ(select_algorithm(OpKind::kAllToAll, shape), Algorithm::kPairwise);
+  }
+  // An override still wins.
+  ScopedEnv ring("BATON_ALGO_ALL_REDUCE", "ring");
+  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, {.bytes = 8,
+                                                  .count = 2,
+                                                  .world_size = 2,
+                                                  .shared_memory = true}),
+            Algorithm::kRing);
+  ScopedEnv shared("BATON_ALGO_BARRIER", "shared_memory");
+  EXPECT_EQ(select_algorithm(OpKind::kBarrier, {}), Algorithm::kSharedMemory);
+  EXPECT_EQ(algorithm_name(Algorithm::kSharedMemory), "shared_memory");
+}
+
 TEST_F(SelectTest, SmallThresholdIsATunable) {
   ScopedEnv threshold("BATON_ALL_REDUCE_SMALL_BYTES", "16");
   EXPECT_EQ(select_algorithm(OpKind::kAllReduce, {.bytes = 16, .count = 4, .world_size = 4}),

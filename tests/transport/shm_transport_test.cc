@@ -1,7 +1,9 @@
 // The shared-memory transport: the conformance suite (with and without the
 // single-copy path), plus what only shm has: the process_vm_readv probe and
 // its tunable, the segment's name and unlinking, a dead receiver of a
-// single-copy send, and a /dev/shm that cannot hold the segment.
+// single-copy send, a /dev/shm that cannot hold the segment, and the shared
+// area of the shared_memory collectives (data and flags between ranks, and
+// how its waits fail: mismatch, timeout, a dead or aborting peer).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -195,6 +197,139 @@ TEST_F(ShmTest, EightRanksExchangeSmallAndLargeMessages) {
       for (int p = 0; p < size; ++p) {
         if (p != rank) expect_pattern(in[static_cast<size_t>(p)], n, static_cast<uint64_t>(p));
       }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- shared area
+
+using Flag = SharedArea::Flag;
+
+OpDesc area_op(uint64_t count) {
+  return OpDesc{.kind = 2, .dtype = 1, .reduce_op = 0, .root = -1, .count = count};
+}
+
+TEST_F(ShmTest, SharedAreaCarriesEachRanksDataThroughEveryBufferInTurn) {
+  ShmOptions options;
+  options.area_bytes = 4096;
+  run(3, options, [](shm::ShmContext& ctx, Store&, int rank, int size) {
+    SharedArea* area = ctx.shared_area();
+    ASSERT_NE(area, nullptr);
+    EXPECT_EQ(area->buffers(), 4);
+    EXPECT_EQ(area->buffer_bytes(), 4096u);
+    // Ten generations wrap the 4 buffers twice; each holds rank and generation.
+    for (uint64_t seq = 1; seq <= 10; ++seq) {
+      area->start(seq, area_op(seq), Clock::now() + 10s);
+      const uint64_t g = area->begin();
+      EXPECT_EQ(g, seq);
+      auto* mine = reinterpret_cast<uint64_t*>(area->buffer(rank, g));
+      for (size_t i = 0; i < 512; ++i) mine[i] = static_cast<uint64_t>(rank) * 1000 + g + i;
+      area->post(Flag::kPosted, g);
+      for (int q = 0; q < size; ++q) {
+        if (q == rank) continue;
+        area->wait(q, Flag::kPosted, g);
+        const auto* theirs = reinterpret_cast<const uint64_t*>(area->buffer(q, g));
+        for (size_t i = 0; i < 512; i += 97) {
+          ASSERT_EQ(theirs[i], static_cast<uint64_t>(q) * 1000 + g + i) << "generation " << g;
+        }
+      }
+      area->post(Flag::kReduced, g);
+      for (int q = 0; q < size; ++q) {
+        if (q != rank) area->wait(q, Flag::kReduced, g);
+      }
+    }
+  });
+}
+
+TEST_F(ShmTest, SharedAreaIsOffWhenItsTunableIsZero) {
+  baton::testing::ScopedEnv off("BATON_SHM_AREA_BYTES", "0");
+  run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int, int) {
+    EXPECT_EQ(ctx.shared_area(), nullptr);
+  });
+}
+
+TEST_F(ShmTest, SharedAreaWaitNamesACollectiveTheRanksDisagreeOn) {
+  run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int rank, int) {
+    SharedArea& area = *ctx.shared_area();
+    area.start(7, area_op(rank == 0 ? 100 : 101), Clock::now() + 10s);
+    const uint64_t g = area.begin();
+    area.post(Flag::kPosted, g);
+    try {
+      area.wait(1 - rank, Flag::kPosted, g);
+      ADD_FAILURE() << "a different count was accepted";
+    } catch (const MismatchError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("rank " + std::to_string(1 - rank)));
+      EXPECT_THAT(e.what(), HasSubstr("100"));
+      EXPECT_THAT(e.what(), HasSubstr("101"));
+    }
+  });
+}
+
+TEST_F(ShmTest, SharedAreaWaitTimesOutNamingTheMissingRank) {
+  run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store& store, int rank, int) {
+    if (rank == 1) {
+      await(store, "timed_out");  // never posts
+      return;
+    }
+    SharedArea& area = *ctx.shared_area();
+    area.start(1, area_op(4), Clock::now() + 300ms);
+    const uint64_t g = area.begin();
+    area.post(Flag::kPosted, g);
+    try {
+      area.wait(1, Flag::kPosted, g);
+      ADD_FAILURE() << "the wait returned without rank 1";
+    } catch (const TimeoutError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("waiting for rank 1"));
+    }
+    signal(store, "timed_out");
+  });
+}
+
+TEST_F(ShmTest, SharedAreaWaitFailsSoonWhenThePeerDies) {
+  const auto results = try_run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store& store, int rank, int) {
+    if (rank == 1) {
+      await(store, "waiting");
+      ::raise(SIGKILL);
+    }
+    SharedArea& area = *ctx.shared_area();
+    area.start(1, area_op(4), Clock::now() + 20s);
+    const uint64_t g = area.begin();
+    area.post(Flag::kPosted, g);
+    signal(store, "waiting");
+    const auto start = Clock::now();
+    try {
+      area.wait(1, Flag::kPosted, g);
+      ADD_FAILURE() << "the wait returned without rank 1";
+    } catch (const ConnectionError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("rank 1"));
+      EXPECT_THAT(e.what(), HasSubstr("died"));
+    }
+    EXPECT_LT(Clock::now() - start, 5s);
+    store.set("end/1", std::string_view("dead"));
+  });
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok) << results[0].what;
+  EXPECT_THAT(results[1].what, HasSubstr("signal 9"));
+}
+
+TEST_F(ShmTest, SharedAreaWaitEndsWithThePeersAbortReason) {
+  run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store& store, int rank, int) {
+    if (rank == 1) {
+      await(store, "waiting");
+      ctx.abort(std::make_exception_ptr(InvalidArgument("rank 1 gave up on purpose")));
+      return;
+    }
+    SharedArea& area = *ctx.shared_area();
+    area.start(1, area_op(4), Clock::now() + 20s);
+    const uint64_t g = area.begin();
+    area.post(Flag::kPosted, g);
+    signal(store, "waiting");
+    try {
+      area.wait(1, Flag::kPosted, g);
+      ADD_FAILURE() << "the wait returned without rank 1";
+    } catch (const InvalidArgument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("gave up on purpose"));
+      EXPECT_THAT(e.what(), HasSubstr("rank 1 aborted the group"));
     }
   });
 }

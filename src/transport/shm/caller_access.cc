@@ -1,15 +1,21 @@
 // ShmContext, what a waiting caller does itself: caller-driven progress
 // (polling the rings on the calling thread while the progress thread steps
-// aside) and direct reads of a peer's memory (process_vm_readv) for the
-// direct_read all_reduce. See transport.hpp and context.hpp.
+// aside), direct reads of a peer's memory (process_vm_readv) for the
+// direct_read all_reduce, and the health checks of a wait in the shared
+// area. See transport.hpp and context.hpp.
+#include <poll.h>
 #include <sys/uio.h>
 
+#include <signal.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
 
 #include "baton/error.hpp"
+#include "transport/frame.hpp"
 #include "transport/shm/context.hpp"
 
 namespace baton::transport::shm {
@@ -62,6 +68,43 @@ bool ShmContext::progress(int peer) {
   Connection& c = *peers_[static_cast<size_t>(peer)];
   work = c.drain();
   return c.push() || work;
+}
+
+std::exception_ptr ShmContext::peer_abort_error(int peer) const {
+  const RankSlot& theirs = slot(peer);
+  const std::string reason(theirs.abort_reason,
+                           std::min<size_t>(theirs.abort_length, kAbortReasonBytes));
+  const uint32_t code = theirs.abort_code;
+  const ErrorCode error_code = code <= static_cast<uint32_t>(ErrorCode::kUnsupported)
+                                   ? static_cast<ErrorCode>(code)
+                                   : ErrorCode::kInternal;
+  return make_error(error_code, reason + " (rank " + std::to_string(peer) + " aborted the group)");
+}
+
+void ShmContext::check_for_caller(int peer) {
+  if (failed_.load(std::memory_order_acquire)) {
+    if (auto error = matcher_.context_error()) std::rethrow_exception(error);
+    throw ConnectionError("the shm transport of " + describe() + " has failed");
+  }
+  const auto state = static_cast<PeerState>(slot(peer).state.load(std::memory_order_acquire));
+  if (state == PeerState::kAborted) std::rethrow_exception(peer_abort_error(peer));
+  if (state == PeerState::kClosed) {
+    throw ConnectionError("rank " + std::to_string(peer) +
+                          " closed its connection (it shut down its transport context)");
+  }
+  const UniqueFd& pidfd = pidfds_[static_cast<size_t>(peer)];
+  bool gone = false;
+  if (pidfd.valid()) {
+    pollfd fd{pidfd.get(), POLLIN, 0};
+    gone = ::poll(&fd, 1, 0) > 0 && fd.revents != 0;
+  } else {
+    gone = ::kill(pids_[static_cast<size_t>(peer)], 0) != 0 && errno == ESRCH;
+  }
+  if (gone) {
+    throw ConnectionError("rank " + std::to_string(peer) + " (pid " +
+                          std::to_string(pids_[static_cast<size_t>(peer)]) +
+                          ") died: its process exited during a shared-memory collective");
+  }
 }
 
 }  // namespace baton::transport::shm

@@ -218,6 +218,17 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   const size_t threshold =
       positive_tunable(options.single_copy_bytes, "BATON_SHM_SINGLE_COPY_BYTES");
   const std::string job = options.job_id.value_or(config::get_string("BATON_JOB_ID"));
+  // The shared area only where the segment holds the whole group.
+  const int64_t area_buffer =
+      options.area_bytes ? static_cast<int64_t>(*options.area_bytes)
+                         : config::get_int("BATON_SHM_AREA_BYTES");
+  if (area_buffer < 0) {
+    throw InvalidArgument("BATON_SHM_AREA_BYTES=" + std::to_string(area_buffer) +
+                          " must be 0 (no shared area) or a number of bytes");
+  }
+  const size_t area_bytes = static_cast<int>(members_.size()) == size_
+                                ? shm::area_bytes_for(static_cast<size_t>(area_buffer))
+                                : 0;
   const std::string name_key = key_prefix_ + "/segment";
 
   auto elapsed = [&] {
@@ -233,7 +244,8 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     std::snprintf(token, sizeof(token), "%016" PRIx64, random_token());
     segment_name_ = "/baton-" + name_part(job, 64) + "-" + name_part(group_key_, 48) + "-" + token;
     try {
-      segment_ = std::make_unique<Segment>(Segment::create(segment_name_, local_size, ring_bytes));
+      segment_ = std::make_unique<Segment>(
+          Segment::create(segment_name_, local_size, ring_bytes, area_bytes));
     } catch (const IoError& e) {
       // Tell the others, so that every rank fails alike (and may fall back alike).
       store.set(name_key, std::string_view("!" + std::string(e.what())));
@@ -253,7 +265,8 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
                     segment_name_.substr(1));
     }
     try {
-      segment_ = std::make_unique<Segment>(Segment::open(segment_name_, local_size, ring_bytes));
+      segment_ = std::make_unique<Segment>(
+          Segment::open(segment_name_, local_size, ring_bytes, area_bytes));
     } catch (const IoError& e) {
       store.set(key_prefix_ + "/mapped/" + std::to_string(rank_),
                 std::string_view("!" + std::string(e.what())));
@@ -334,6 +347,20 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
                             .single_copy_bytes = to_peer ? threshold : 0,
                             .self_index = local_[static_cast<size_t>(rank_)],
                             .peer_index = local_[static_cast<size_t>(p)]});
+  }
+  if (area_bytes > 0) {
+    area_ = std::make_unique<ShmArea>(
+        *segment_, rank_, size_,
+        ShmArea::Hooks{.check = [this](int peer) { check_for_caller(peer); },
+                       .describe_op = options.describe_op,
+                       .caller_polled = &caller_polled_});
+  }
+  if (area_bytes > 0) {
+    area_ = std::make_unique<ShmArea>(
+        *segment_, rank_, size_,
+        ShmArea::Hooks{.check = [this](int peer) { check_for_caller(peer); },
+                       .describe_op = options.describe_op,
+                       .caller_polled = &caller_polled_});
   }
   BATON_LOG_INFO(log::Subsys::kTransport)
       << describe() << " mapped shared-memory segment " << segment_name_ << " with "
@@ -546,17 +573,9 @@ void ShmContext::on_peer_failed(int peer, const std::exception_ptr& error) {
 void ShmContext::on_peer_abort(int peer) {
   if (peer_aborted_) return;
   peer_aborted_ = true;
-  const RankSlot& theirs = slot(peer);
-  const std::string reason(theirs.abort_reason,
-                           std::min<size_t>(theirs.abort_length, kAbortReasonBytes));
-  const uint32_t code = theirs.abort_code;
-  const ErrorCode error_code = code <= static_cast<uint32_t>(ErrorCode::kUnsupported)
-                                   ? static_cast<ErrorCode>(code)
-                                   : ErrorCode::kInternal;
-  auto error =
-      make_error(error_code, reason + " (rank " + std::to_string(peer) + " aborted the group)");
+  auto error = peer_abort_error(peer);
   BATON_LOG_WARN(log::Subsys::kTransport)
-      << describe() << " aborts because rank " << peer << " did: " << reason;
+      << describe() << " aborts because " << baton::error_message(error);
   // Sends first: once a receive has failed, a send must fail too.
   for (auto& c : peers_) {
     if (c) c->fail(error);

@@ -40,6 +40,7 @@
 #include "baton/store.hpp"
 #include "core/fd.hpp"
 #include "transport/matcher.hpp"
+#include "transport/shm/area.hpp"
 #include "transport/shm/connection.hpp"
 #include "transport/shm/factory.hpp"
 #include "transport/shm/segment.hpp"
@@ -63,6 +64,7 @@ class ShmContext final : public Context {
   bool progress(int peer) override;
   bool can_read_peer(int peer) const override;
   void read_peer(int peer, uint64_t address, std::span<std::byte> out) override;
+  SharedArea* shared_area() override { return area_.get(); }
 
   // Whether messages to `peer` of at least the threshold go by single copy
   // (process_vm_readv by the peer), as probed at setup. For tests and logs.
@@ -81,6 +83,11 @@ class ShmContext final : public Context {
   void check_peer(int peer);                 // progress thread
   void on_peer_failed(int peer, const std::exception_ptr& error);  // progress thread
   void on_peer_abort(int peer);              // progress thread
+  // The error a peer's abort gives this rank: its code, its reason, "(rank N aborted the group)".
+  std::exception_ptr peer_abort_error(int peer) const;
+  // For a thread waiting in the shared area: throws when `peer` died, closed
+  // or aborted, or this context failed (caller_access.cc).
+  void check_for_caller(int peer);
   std::string describe() const;              // "rank 2 of group 'g'"
   bool is_peer(int rank) const { return rank != rank_ && local_[static_cast<size_t>(rank)] >= 0; }
   RankSlot& slot(int rank) const { return segment_->slot(local_[static_cast<size_t>(rank)]); }
@@ -116,6 +123,8 @@ class ShmContext final : public Context {
   std::vector<int> closing_;        // by rank: polls left before a closed peer fails
   bool peer_aborted_ = false;
   Clock::time_point next_liveness_{};
+
+  std::unique_ptr<ShmArea> area_;  // whole-group segments only, when BATON_SHM_AREA_BYTES > 0
 
   std::thread progress_;  // last: joined in the destructor before anything goes away
 };

@@ -35,18 +35,27 @@ std::string errno_text(int error) { return std::strerror(error); }
 
 std::string where(const std::string& name) { return "shared-memory segment /dev/shm" + name; }
 
-}  // namespace
-
-size_t Segment::bytes_for(int size, size_t ring_bytes) {
+size_t areas_offset(int size, size_t ring_bytes) {
   const auto rings = static_cast<size_t>(size) * static_cast<size_t>(size > 0 ? size - 1 : 0);
   return rings_offset(size) + rings * ring_stride(ring_bytes);
 }
 
-Segment::Segment(std::string name, int size, size_t ring_bytes, std::byte* base, size_t bytes,
-                 bool owner)
+size_t area_stride(size_t area_bytes) {
+  return area_bytes == 0 ? 0 : round_up(sizeof(AreaFlags), kAlign) + round_up(area_bytes, kAlign);
+}
+
+}  // namespace
+
+size_t Segment::bytes_for(int size, size_t ring_bytes, size_t area_bytes) {
+  return areas_offset(size, ring_bytes) + static_cast<size_t>(size) * area_stride(area_bytes);
+}
+
+Segment::Segment(std::string name, int size, size_t ring_bytes, size_t area_bytes, std::byte* base,
+                 size_t bytes, bool owner)
     : name_(std::move(name)),
       size_(size),
       ring_bytes_(ring_bytes),
+      area_bytes_(area_bytes),
       base_(base),
       bytes_(bytes),
       owner_(owner) {}
@@ -55,6 +64,7 @@ Segment::Segment(Segment&& other) noexcept
     : name_(std::move(other.name_)),
       size_(other.size_),
       ring_bytes_(other.ring_bytes_),
+      area_bytes_(other.area_bytes_),
       base_(other.base_),
       bytes_(other.bytes_),
       owner_(other.owner_) {
@@ -73,8 +83,9 @@ void Segment::unlink() {
   ::shm_unlink(name_.c_str());
 }
 
-Segment Segment::create(const std::string& name, int size, size_t ring_bytes) {
-  const size_t bytes = bytes_for(size, ring_bytes);
+Segment Segment::create(const std::string& name, int size, size_t ring_bytes,
+                        size_t area_bytes) {
+  const size_t bytes = bytes_for(size, ring_bytes, area_bytes);
   const int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
     const int e = errno;
@@ -102,7 +113,7 @@ Segment Segment::create(const std::string& name, int size, size_t ring_bytes) {
     throw IoError("cannot map " + where(name) + " (" + std::to_string(bytes) +
                   " bytes): " + errno_text(map_error));
   }
-  Segment segment(name, size, ring_bytes, static_cast<std::byte*>(base), bytes, true);
+  Segment segment(name, size, ring_bytes, area_bytes, static_cast<std::byte*>(base), bytes, true);
   // tmpfs pages start zeroed: every atomic starts at 0 (kOpen, empty rings).
   for (int r = 0; r < size; ++r) new (&segment.slot(r)) RankSlot{};
   for (int from = 0; from < size; ++from) {
@@ -110,18 +121,22 @@ Segment Segment::create(const std::string& name, int size, size_t ring_bytes) {
       if (from != to) new (&segment.ring(from, to)) RingHeader{};
     }
   }
+  if (area_bytes > 0) {
+    for (int r = 0; r < size; ++r) new (&segment.area_flags(r)) AreaFlags{};
+  }
   auto* header = reinterpret_cast<SegmentHeader*>(segment.base_);
   header->version = kSegmentVersion;
   header->size = static_cast<uint32_t>(size);
   header->ring_bytes = ring_bytes;
   header->total_bytes = bytes;
+  header->area_bytes = area_bytes;
   std::atomic_thread_fence(std::memory_order_release);
   header->magic = kSegmentMagic;
   return segment;
 }
 
-Segment Segment::open(const std::string& name, int size, size_t ring_bytes) {
-  const size_t bytes = bytes_for(size, ring_bytes);
+Segment Segment::open(const std::string& name, int size, size_t ring_bytes, size_t area_bytes) {
+  const size_t bytes = bytes_for(size, ring_bytes, area_bytes);
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
     const int e = errno;
@@ -135,7 +150,9 @@ Segment Segment::open(const std::string& name, int size, size_t ring_bytes) {
     ::close(fd);
     throw ProtocolError(where(name) + " has " + std::to_string(st.st_size) + " bytes, expected " +
                         std::to_string(bytes) + " for " + std::to_string(size) +
-                        " ranks and rings of " + std::to_string(ring_bytes) + " bytes");
+                        " ranks, rings of " + std::to_string(ring_bytes) +
+                        " bytes and shared areas of " + std::to_string(area_bytes) +
+                        " bytes (do all ranks have the same BATON_SHM_* settings?)");
   }
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   const int map_error = errno;
@@ -143,11 +160,12 @@ Segment Segment::open(const std::string& name, int size, size_t ring_bytes) {
   if (base == MAP_FAILED) {
     throw IoError("cannot map " + where(name) + ": " + errno_text(map_error));
   }
-  Segment segment(name, size, ring_bytes, static_cast<std::byte*>(base), bytes, false);
+  Segment segment(name, size, ring_bytes, area_bytes, static_cast<std::byte*>(base), bytes, false);
   const auto* header = reinterpret_cast<const SegmentHeader*>(segment.base_);
   std::atomic_thread_fence(std::memory_order_acquire);
   if (header->magic != kSegmentMagic || header->version != kSegmentVersion ||
-      header->size != static_cast<uint32_t>(size) || header->ring_bytes != ring_bytes) {
+      header->size != static_cast<uint32_t>(size) || header->ring_bytes != ring_bytes ||
+      header->area_bytes != area_bytes) {
     throw ProtocolError(where(name) + " has an unexpected header (version " +
                         std::to_string(header->version) + ", " + std::to_string(header->size) +
                         " ranks, rings of " + std::to_string(header->ring_bytes) +
@@ -161,6 +179,18 @@ RankSlot& Segment::slot(int rank) const {
   return *reinterpret_cast<RankSlot*>(base_ + slots_offset() +
                                       round_up(sizeof(RankSlot), kAlign) *
                                           static_cast<size_t>(rank));
+}
+
+size_t Segment::area_offset(int rank) const {
+  return areas_offset(size_, ring_bytes_) + area_stride(area_bytes_) * static_cast<size_t>(rank);
+}
+
+AreaFlags& Segment::area_flags(int rank) const {
+  return *reinterpret_cast<AreaFlags*>(base_ + area_offset(rank));
+}
+
+std::byte* Segment::area(int rank) const {
+  return base_ + area_offset(rank) + round_up(sizeof(AreaFlags), kAlign);
 }
 
 size_t Segment::ring_offset(int from, int to) const {

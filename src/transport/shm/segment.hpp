@@ -9,6 +9,9 @@
 //                                      the abort reason, the single-copy probe
 //   (RingHeader + ring_bytes) x size*(size-1)
 //                                      one ring per ordered pair (from, to)
+//   (AreaFlags + area_bytes) x size    per rank: the shared area of the
+//                                      shared-memory collectives (area.hpp);
+//                                      absent when area_bytes is 0
 // A ring is a single-producer/single-consumer byte stream: the sender (from)
 // alone advances `head`, the receiver (to) alone advances `tail` and `acked`.
 // Records (Record, 64 bytes) and payload bytes follow each other in the
@@ -31,7 +34,7 @@
 namespace baton::transport::shm {
 
 inline constexpr uint64_t kSegmentMagic = 0x314d48534e544142ull;  // "BATNSHM1"
-inline constexpr uint32_t kSegmentVersion = 1;
+inline constexpr uint32_t kSegmentVersion = 2;
 inline constexpr size_t kRecordBytes = 64;
 inline constexpr size_t kAbortReasonBytes = 4096;
 
@@ -68,6 +71,7 @@ struct SegmentHeader {
   uint32_t size;
   uint64_t ring_bytes;
   uint64_t total_bytes;
+  uint64_t area_bytes;
 };
 
 struct alignas(64) RankSlot {
@@ -92,6 +96,15 @@ struct alignas(64) RingHeader {
   std::atomic<uint32_t> single_copy;
 };
 
+// The flags of one rank's shared area, written by that rank alone (area.hpp).
+struct alignas(64) AreaFlags {
+  // Generation numbers (low 32 bits) this rank has reached; futex words.
+  std::atomic<uint32_t> posted;
+  std::atomic<uint32_t> reduced;
+  // Peers asleep (or about to sleep) on these words: a post wakes them.
+  alignas(64) std::atomic<uint32_t> sleepers;
+};
+
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
@@ -100,10 +113,13 @@ class Segment {
   // Creates (rank 0) the segment `name` ("/baton-...") for `size` ranks.
   // Throws IoError naming /dev/shm when it is missing or cannot hold the
   // segment, or when the name exists already.
-  static Segment create(const std::string& name, int size, size_t ring_bytes);
+  // `area_bytes`: bytes of each rank's shared area (0: none).
+  static Segment create(const std::string& name, int size, size_t ring_bytes,
+                        size_t area_bytes = 0);
   // Opens and maps an existing segment; checks its header. IoError when it
   // cannot be opened; ProtocolError when its header disagrees.
-  static Segment open(const std::string& name, int size, size_t ring_bytes);
+  static Segment open(const std::string& name, int size, size_t ring_bytes,
+                      size_t area_bytes = 0);
 
   Segment(Segment&& other) noexcept;
   Segment& operator=(Segment&&) = delete;
@@ -117,18 +133,25 @@ class Segment {
   RingHeader& ring(int from, int to) const;
   std::byte* ring_data(int from, int to) const;
   size_t ring_bytes() const { return ring_bytes_; }
+  // A rank's shared area (area_bytes() > 0 only): its flags and its bytes.
+  AreaFlags& area_flags(int rank) const;
+  std::byte* area(int rank) const;
+  size_t area_bytes() const { return area_bytes_; }
 
-  // The bytes a segment for `size` ranks with rings of `ring_bytes` needs.
-  static size_t bytes_for(int size, size_t ring_bytes);
+  // The bytes a segment for `size` ranks with rings of `ring_bytes` and
+  // shared areas of `area_bytes` needs.
+  static size_t bytes_for(int size, size_t ring_bytes, size_t area_bytes = 0);
 
  private:
-  Segment(std::string name, int size, size_t ring_bytes, std::byte* base, size_t bytes,
-          bool owner);
+  Segment(std::string name, int size, size_t ring_bytes, size_t area_bytes, std::byte* base,
+          size_t bytes, bool owner);
   size_t ring_offset(int from, int to) const;
+  size_t area_offset(int rank) const;
 
   std::string name_;
   int size_ = 0;
   size_t ring_bytes_ = 0;
+  size_t area_bytes_ = 0;
   std::byte* base_ = nullptr;
   size_t bytes_ = 0;
   bool owner_ = false;  // created it and has not unlinked it yet

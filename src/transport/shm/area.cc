@@ -1,0 +1,162 @@
+// ShmArea: buffers, flags and waiting of the shared area; see area.hpp.
+#include "transport/shm/area.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "baton/error.hpp"
+#include "core/spin.hpp"
+
+namespace baton::transport::shm {
+namespace {
+
+constexpr size_t kAlign = 64;
+constexpr auto kSleepSlice = std::chrono::milliseconds(1);
+// Polls between looks at the clock and at the peer's health.
+constexpr unsigned kPollsPerCheck = 128;
+
+size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+bool reached(uint32_t value, uint64_t generation) {
+  return static_cast<int32_t>(value - static_cast<uint32_t>(generation)) >= 0;
+}
+
+const char* flag_name(SharedArea::Flag flag) {
+  return flag == SharedArea::Flag::kPosted ? "its data" : "its reduced block";
+}
+
+}  // namespace
+
+size_t area_bytes_for(size_t buffer_bytes) {
+  if (buffer_bytes == 0) return 0;
+  return static_cast<size_t>(kAreaBuffers) * (kAreaHeaderBytes + round_up(buffer_bytes));
+}
+
+ShmArea::ShmArea(const Segment& segment, int rank, int size, Hooks hooks)
+    : segment_(segment),
+      rank_(rank),
+      size_(size),
+      buffer_bytes_(segment.area_bytes() / kAreaBuffers - kAreaHeaderBytes),
+      oversubscribed_(spin::oversubscribed(size)),
+      hooks_(std::move(hooks)),
+      posted_(static_cast<size_t>(size), 0) {
+  static_assert(sizeof(Header) <= kAreaHeaderBytes);
+}
+
+void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) {
+  seq_ = seq;
+  op_ = op;
+  deadline_ = deadline;
+}
+
+ShmArea::Header& ShmArea::header(int rank, uint64_t generation) const {
+  const size_t stride = kAreaHeaderBytes + buffer_bytes_;
+  return *reinterpret_cast<Header*>(segment_.area(rank) +
+                                    (generation % kAreaBuffers) * stride);
+}
+
+std::byte* ShmArea::buffer(int rank, uint64_t generation) const {
+  return reinterpret_cast<std::byte*>(&header(rank, generation)) + kAreaHeaderBytes;
+}
+
+std::atomic<uint32_t>& ShmArea::word(int rank, Flag flag) const {
+  AreaFlags& flags = segment_.area_flags(rank);
+  return flag == Flag::kPosted ? flags.posted : flags.reduced;
+}
+
+uint64_t ShmArea::begin() {
+  const uint64_t generation = ++generation_;
+  if (generation >= kAreaBuffers) {
+    // The buffer was last used kAreaBuffers generations ago: every peer must
+    // be past it (posted a later one) before it is overwritten.
+    const uint64_t needed = generation - kAreaBuffers + 1;
+    for (int q = 0; q < size_; ++q) {
+      if (q == rank_ || posted_[static_cast<size_t>(q)] >= needed) continue;
+      await(q, Flag::kPosted, needed);
+      posted_[static_cast<size_t>(q)] = needed;
+    }
+  }
+  Header& mine = header(rank_, generation);
+  mine.seq = seq_;
+  mine.op = op_;
+  return generation;
+}
+
+void ShmArea::post(Flag flag, uint64_t generation) {
+  std::atomic<uint32_t>& w = word(rank_, flag);
+  // seq_cst: ordered before the look at `sleepers` (a waiter increments it,
+  // then reads the flag; one of the two sees the other).
+  w.store(static_cast<uint32_t>(generation), std::memory_order_seq_cst);
+  if (segment_.area_flags(rank_).sleepers.load(std::memory_order_seq_cst) != 0) {
+    futex_wake_all(w);
+  }
+}
+
+void ShmArea::wait(int peer, Flag flag, uint64_t generation) {
+  const auto q = static_cast<size_t>(peer);
+  if (flag != Flag::kPosted || posted_[q] < generation) {
+    await(peer, flag, generation);
+    if (flag == Flag::kPosted) posted_[q] = generation;
+  }
+  if (flag != Flag::kPosted) return;
+  const Header& theirs = header(peer, generation);
+  if (theirs.seq != seq_ || !(theirs.op == op_)) {
+    const OpFormatter name = hooks_.describe_op ? hooks_.describe_op : describe_op_raw;
+    throw MismatchError("rank " + std::to_string(rank_) + " runs " + name(op_, seq_) +
+                        " but rank " + std::to_string(peer) + " runs " +
+                        name(theirs.op, theirs.seq) + " (shared-memory collective)");
+  }
+}
+
+void ShmArea::await(int peer, Flag flag, uint64_t generation) {
+  std::atomic<uint32_t>& w = word(peer, flag);
+  if (reached(w.load(std::memory_order_acquire), generation)) return;
+  const auto spin_until = std::min(deadline_, Clock::now() + spin::spin_duration());
+  for (unsigned polls = 1;; ++polls) {
+    if (reached(w.load(std::memory_order_acquire), generation)) return;
+    if (oversubscribed_) {
+      ::sched_yield();
+    } else {
+      spin::cpu_relax();
+    }
+    if (polls % kPollsPerCheck != 0) continue;
+    const auto now = Clock::now();
+    if (hooks_.caller_polled) {
+      hooks_.caller_polled->store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    hooks_.check(peer);
+    if (now >= spin_until) break;
+  }
+  // Sleep on the flag, announced in the peer's `sleepers` (see post()).
+  std::atomic<uint32_t>& sleepers = segment_.area_flags(peer).sleepers;
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  struct Leave {
+    std::atomic<uint32_t>& count;
+    ~Leave() { count.fetch_sub(1, std::memory_order_seq_cst); }
+  } leave{sleepers};
+  for (;;) {
+    const uint32_t value = w.load(std::memory_order_seq_cst);
+    if (reached(value, generation)) return;
+    hooks_.check(peer);
+    if (Clock::now() >= deadline_) timed_out(peer, flag, generation);
+    futex_wait(w, value, kSleepSlice);
+  }
+}
+
+std::string ShmArea::describe() const {
+  const OpFormatter name = hooks_.describe_op ? hooks_.describe_op : describe_op_raw;
+  return name(op_, seq_);
+}
+
+void ShmArea::timed_out(int peer, Flag flag, uint64_t generation) const {
+  const uint32_t at = word(peer, flag).load(std::memory_order_acquire);
+  throw TimeoutError(describe() + " on rank " + std::to_string(rank_) +
+                     " timed out waiting for rank " + std::to_string(peer) + " to publish " +
+                     flag_name(flag) + " in shared memory (step " + std::to_string(generation) +
+                     ", rank " + std::to_string(peer) + " is at step " + std::to_string(at) + ")");
+}
+
+}  // namespace baton::transport::shm

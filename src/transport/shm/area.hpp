@@ -1,0 +1,84 @@
+// ShmArea: the shared-memory transport's SharedArea (transport.hpp): the
+// per-rank buffers and flags at the end of the group's segment.
+//
+// Each rank's area (segment.hpp, AreaFlags + area bytes) holds kBuffers
+// buffers; each starts with a 64-byte header (the seq and OpDesc of the
+// collective that wrote it) and then buffer_bytes() of data.
+//
+// Waiting: a waiter polls the peer's flag, pausing the core between polls
+// (yielding it instead when the host's ranks outnumber its cores), for up to
+// BATON_SPIN_US; then it sleeps on the flag (a futex) in 1 ms slices,
+// announcing itself in the peer's `sleepers` so that the peer's post wakes
+// it. Every few hundred polls, and on every wake, it checks the deadline and
+// the peer (ShmArea::Hooks::check: died, closed, aborted, this context failed).
+//
+// Thread safety: one collective at a time per group, on one thread (the
+// context's progress thread never touches the area).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "transport/matcher.hpp"
+#include "transport/shm/segment.hpp"
+#include "transport/transport.hpp"
+
+namespace baton::transport::shm {
+
+inline constexpr int kAreaBuffers = 4;
+inline constexpr size_t kAreaHeaderBytes = 64;
+
+// Bytes of a rank's area for buffers of `buffer_bytes` (0 for 0).
+size_t area_bytes_for(size_t buffer_bytes);
+
+class ShmArea final : public SharedArea {
+ public:
+  struct Hooks {
+    // Throws the error that ends a wait on `peer`: the peer died, closed or
+    // aborted, or this rank's context failed. Returns when all is well.
+    std::function<void(int peer)> check;
+    // Names collectives in errors.
+    OpFormatter describe_op = nullptr;
+    // Stamped (steady clock ticks) while waiting: the progress thread steps aside.
+    std::atomic<int64_t>* caller_polled = nullptr;
+  };
+
+  // `segment` holds one area per rank of the group (rank r at index r).
+  ShmArea(const Segment& segment, int rank, int size, Hooks hooks);
+
+  int buffers() const override { return kAreaBuffers; }
+  size_t buffer_bytes() const override { return buffer_bytes_; }
+  void start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) override;
+  uint64_t begin() override;
+  std::byte* buffer(int rank, uint64_t generation) const override;
+  void post(Flag flag, uint64_t generation) override;
+  void wait(int peer, Flag flag, uint64_t generation) override;
+
+ private:
+  struct Header {
+    uint64_t seq;
+    OpDesc op;
+  };
+  Header& header(int rank, uint64_t generation) const;
+  std::atomic<uint32_t>& word(int rank, Flag flag) const;
+  // Polls, then sleeps, until `peer`'s flag reaches `generation`.
+  void await(int peer, Flag flag, uint64_t generation);
+  [[noreturn]] void timed_out(int peer, Flag flag, uint64_t generation) const;
+  std::string describe() const;
+
+  const Segment& segment_;
+  const int rank_;
+  const int size_;
+  const size_t buffer_bytes_;
+  const bool oversubscribed_;
+  Hooks hooks_;
+  uint64_t generation_ = 0;           // the last generation begun
+  std::vector<uint64_t> posted_;      // by rank: a generation it is known to have posted
+  uint64_t seq_ = 0;
+  OpDesc op_{};
+  Clock::time_point deadline_{};
+};
+
+}  // namespace baton::transport::shm
