@@ -50,6 +50,9 @@ void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) 
   seq_ = seq;
   op_ = op;
   deadline_ = deadline;
+  for (int q = 0; q < size_; ++q) {
+    if (q != rank_) hooks_.check(q, false);
+  }
 }
 
 ShmArea::Header& ShmArea::header(int rank, uint64_t generation) const {
@@ -127,7 +130,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
     if (hooks_.caller_polled) {
       hooks_.caller_polled->store(now.time_since_epoch().count(), std::memory_order_relaxed);
     }
-    hooks_.check(peer);
+    hooks_.check(peer, true);
     if (now >= spin_until) break;
   }
   // Sleep on the flag, announced in the peer's `sleepers` (see post()).
@@ -140,7 +143,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
   for (;;) {
     const uint32_t value = w.load(std::memory_order_seq_cst);
     if (reached(value, generation)) return;
-    hooks_.check(peer);
+    hooks_.check(peer, true);
     if (Clock::now() >= deadline_) timed_out(peer, flag, generation);
     futex_wait(w, value, kSleepSlice);
   }

@@ -11,6 +11,8 @@
 // announcing itself in the peer's `sleepers` so that the peer's post wakes
 // it. Every few hundred polls, and on every wake, it checks the deadline and
 // the peer (ShmArea::Hooks::check: died, closed, aborted, this context failed).
+// start() checks every peer once (without the system call), so a collective
+// on a group that a peer has aborted fails even when no wait would block.
 //
 // Thread safety: one collective at a time per group, on one thread (the
 // context's progress thread never touches the area).
@@ -36,9 +38,10 @@ size_t area_bytes_for(size_t buffer_bytes);
 class ShmArea final : public SharedArea {
  public:
   struct Hooks {
-    // Throws the error that ends a wait on `peer`: the peer died, closed or
-    // aborted, or this rank's context failed. Returns when all is well.
-    std::function<void(int peer)> check;
+    // Throws the error that ends a wait on `peer`: the peer closed or
+    // aborted, or this rank's context failed; with `liveness` also when its
+    // process died (a system call). Returns when all is well.
+    std::function<void(int peer, bool liveness)> check;
     // Names collectives in errors.
     OpFormatter describe_op = nullptr;
     // Stamped (steady clock ticks) while waiting: the progress thread steps aside.

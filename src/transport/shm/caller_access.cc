@@ -81,7 +81,7 @@ std::exception_ptr ShmContext::peer_abort_error(int peer) const {
   return make_error(error_code, reason + " (rank " + std::to_string(peer) + " aborted the group)");
 }
 
-void ShmContext::check_for_caller(int peer) {
+void ShmContext::check_for_caller(int peer, bool liveness) {
   if (failed_.load(std::memory_order_acquire)) {
     if (auto error = matcher_.context_error()) std::rethrow_exception(error);
     throw ConnectionError("the shm transport of " + describe() + " has failed");
@@ -92,6 +92,7 @@ void ShmContext::check_for_caller(int peer) {
     throw ConnectionError("rank " + std::to_string(peer) +
                           " closed its connection (it shut down its transport context)");
   }
+  if (!liveness) return;
   const UniqueFd& pidfd = pidfds_[static_cast<size_t>(peer)];
   bool gone = false;
   if (pidfd.valid()) {

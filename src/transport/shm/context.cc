@@ -351,16 +351,10 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   if (area_bytes > 0) {
     area_ = std::make_unique<ShmArea>(
         *segment_, rank_, size_,
-        ShmArea::Hooks{.check = [this](int peer) { check_for_caller(peer); },
-                       .describe_op = options.describe_op,
-                       .caller_polled = &caller_polled_});
-  }
-  if (area_bytes > 0) {
-    area_ = std::make_unique<ShmArea>(
-        *segment_, rank_, size_,
-        ShmArea::Hooks{.check = [this](int peer) { check_for_caller(peer); },
-                       .describe_op = options.describe_op,
-                       .caller_polled = &caller_polled_});
+        ShmArea::Hooks{
+            .check = [this](int peer, bool liveness) { check_for_caller(peer, liveness); },
+            .describe_op = options.describe_op,
+            .caller_polled = &caller_polled_});
   }
   BATON_LOG_INFO(log::Subsys::kTransport)
       << describe() << " mapped shared-memory segment " << segment_name_ << " with "
