@@ -20,12 +20,13 @@ size_t positive(std::string_view variable) {
 }
 
 Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
-  const Algorithm algorithm =
-      select_algorithm(kind, {.bytes = bytes,
-                              .count = count,
-                              .world_size = comm.size(),
-                              .direct_read = kind == OpKind::kAllReduce && comm.can_read_all(),
-                              .shared_memory = comm.shared_area() != nullptr});
+  const bool shared = comm.shared_area() != nullptr;
+  const Algorithm algorithm = select_algorithm(
+      kind, {.bytes = bytes,
+             .count = count,
+             .world_size = comm.size(),
+             .direct_read = !shared && kind == OpKind::kAllReduce && comm.can_read_all(),
+             .shared_memory = shared});
   BATON_LOG_DEBUG(log::Subsys::kColl)
       << comm.describe() << " on rank " << comm.rank() << " of " << comm.size() << ": "
       << algorithm_name(algorithm) << ", " << bytes << " bytes";

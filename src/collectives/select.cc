@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "baton/error.hpp"
@@ -31,6 +33,10 @@ std::string normalized(std::string text) {
 // The forced algorithm, or nothing for "auto".
 bool forced(OpKind kind, Algorithm* out) {
   const std::string_view variable = algorithm_variable(kind);
+  // Fast path, once per collective: unset or "auto" (variable is a literal,
+  // so NUL-terminated).
+  const char* raw = std::getenv(variable.data());
+  if (raw == nullptr || *raw == '\0' || std::strcmp(raw, "auto") == 0) return false;
   const std::string value = normalized(config::get_string(variable));
   if (value == "auto" || value.empty()) return false;
   for (Algorithm a : algorithms_for(kind)) {

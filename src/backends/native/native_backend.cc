@@ -167,7 +167,6 @@ Work NativeBackend::submit(transport::OpDesc desc, Body body) {
   const bool blocking = BlockingCall::active();
   Op op{.seq = 0, .desc = desc, .deadline = deadline, .body = std::move(body), .work = nullptr};
   std::weak_ptr<NativeBackend> weak = weak_from_this();
-  bool run_here = false;
   std::shared_ptr<detail::WorkState> work;
   {
     std::unique_lock lock(mu_);
@@ -176,38 +175,41 @@ Work NativeBackend::submit(transport::OpDesc desc, Body body) {
       return Work(detail::WorkState::failed(destroyed_error(what), what));
     }
     op.seq = ++last_seq_;
-    op.work = std::make_shared<detail::WorkState>(
-        detail::WorkState::Options{.description = describe(desc, op.seq),
-                                   .deadline = deadline + kWaitGrace,
-                                   .on_expiry = [weak](std::exception_ptr why) {
-                                     if (auto self = weak.lock()) self->fail_group(std::move(why));
-                                   }});
-    work = op.work;
     if (blocking && queue_.empty() && !busy_) {
       busy_ = true;
-      run_here = true;
     } else {
+      op.work = std::make_shared<detail::WorkState>(
+          detail::WorkState::Options{.description = describe(desc, op.seq),
+                                     .deadline = deadline + kWaitGrace,
+                                     .on_expiry = [weak](std::exception_ptr why) {
+                                       if (auto self = weak.lock()) self->fail_group(std::move(why));
+                                     }});
+      work = op.work;
       queue_.push_back(std::move(op));
       if (!worker_.joinable()) worker_ = std::thread([this] { worker_loop(); });
     }
   }
-  if (run_here) {
-    execute(op);
+  if (work) {
+    work_cv_.notify_all();
+    return Work(std::move(work));
+  }
+  // A blocking call with nothing of the group ahead of it: run it here. It
+  // is over when it returns, so success needs no state at all.
+  std::exception_ptr error = execute(op, /*just_issued=*/true);
+  {
     std::lock_guard lock(mu_);
     busy_ = false;
   }
   work_cv_.notify_all();
-  return Work(std::move(work));
+  if (!error) return Work();
+  return Work(detail::WorkState::failed(std::move(error), describe(op.desc, op.seq)));
 }
 
-void NativeBackend::execute(Op& op) {
-  if (auto error = failure()) {
-    op.work->fail(error);
-    return;
-  }
+std::exception_ptr NativeBackend::execute(Op& op, bool just_issued) {
+  if (auto error = failure()) return error;
   std::exception_ptr error;
   try {
-    if (Clock::now() >= op.deadline) {
+    if (!just_issued && Clock::now() >= op.deadline) {
       throw TimeoutError(describe(op.desc, op.seq) + " on rank " + std::to_string(rank_) +
                          " did not start within the group's timeout of " +
                          describe_duration(options_.timeout) +
@@ -216,13 +218,11 @@ void NativeBackend::execute(Op& op) {
     std::shared_lock lock(context_mu_);
     collectives::Comm comm(*context_, op.seq, op.desc, op.deadline);
     op.body(comm);
-    lock.unlock();
-    op.work->complete();
   } catch (...) {
     error = std::current_exception();
   }
   op.body = nullptr;  // release the tensors now, not when the Op is destroyed
-  if (!error) return;
+  if (!error) return nullptr;
   // The first failure aborts the transport at once, so the peers stop waiting
   // (and diagnose too), then may be refined into the error every rank reports.
   if (fail_group(error) && error_code(error) == ErrorCode::kTimeout) {
@@ -230,7 +230,7 @@ void NativeBackend::execute(Op& op) {
     std::lock_guard lock(mu_);
     failure_ = error;
   }
-  op.work->fail(error);
+  return error;
 }
 
 std::exception_ptr NativeBackend::diagnose(const Op& op, std::exception_ptr error) {
@@ -251,7 +251,11 @@ void NativeBackend::worker_loop() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    execute(op);
+    if (auto error = execute(op, /*just_issued=*/false)) {
+      op.work->fail(std::move(error));
+    } else {
+      op.work->complete();
+    }
     lock.lock();
     busy_ = false;
     work_cv_.notify_all();

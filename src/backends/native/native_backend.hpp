@@ -127,7 +127,10 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   Work submit(transport::OpDesc desc, Body body);
   // The error a collective that failed with `error` reports (see Diagnosis).
   std::exception_ptr diagnose(const Op& op, std::exception_ptr error);
-  void execute(Op& op);
+  // Runs op; returns its error (nullptr on success). Does not touch op.work.
+  // An op not `just_issued` (it waited in the queue) first checks that its
+  // deadline has not passed.
+  std::exception_ptr execute(Op& op, bool just_issued);
   void worker_loop();
   Work post_p2p(const Tensor& tensor, int peer, int tag, bool is_send);
   std::string describe(const transport::OpDesc& desc, uint64_t seq) const;

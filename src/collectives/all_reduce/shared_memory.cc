@@ -18,6 +18,8 @@
 // reduced, copies (p-1)/p * n out; the chunk is still in cache between the
 // steps. Steps: 2 synchronisations per chunk (1 for small), no messages.
 #include <algorithm>
+#include <array>
+#include <span>
 #include <cstring>
 #include <vector>
 
@@ -38,7 +40,12 @@ void reduce_whole(detail::AreaOp& area, Bytes data, DType dtype, ReduceOp op, si
   if (!data.empty()) std::memcpy(area.mine(g), data.data(), data.size());
   area.post(Flag::kPosted, g);
   area.wait_all(Flag::kPosted, g);
-  std::vector<const void*> inputs(static_cast<size_t>(area.size()));
+  // The latency path: no allocation for the usual group sizes.
+  const auto p = static_cast<size_t>(area.size());
+  std::array<const void*, 16> fixed{};
+  std::vector<const void*> more(p > fixed.size() ? p : 0);
+  const std::span<const void*> inputs =
+      p > fixed.size() ? std::span<const void*>(more) : std::span<const void*>(fixed.data(), p);
   for (int q = 0; q < area.size(); ++q) {
     inputs[static_cast<size_t>(q)] = q == area.rank() ? data.data() : area.of(q, g);
   }

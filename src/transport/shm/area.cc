@@ -44,6 +44,10 @@ ShmArea::ShmArea(const Segment& segment, int rank, int size, Hooks hooks)
       hooks_(std::move(hooks)),
       posted_(static_cast<size_t>(size), 0) {
   static_assert(sizeof(Header) <= kAreaHeaderBytes);
+  for (int r = 0; r < size; ++r) {
+    areas_.push_back(segment.area(r));
+    flags_.push_back(&segment.area_flags(r));
+  }
 }
 
 void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) {
@@ -57,7 +61,7 @@ void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) 
 
 ShmArea::Header& ShmArea::header(int rank, uint64_t generation) const {
   const size_t stride = kAreaHeaderBytes + buffer_bytes_;
-  return *reinterpret_cast<Header*>(segment_.area(rank) +
+  return *reinterpret_cast<Header*>(areas_[static_cast<size_t>(rank)] +
                                     (generation % kAreaBuffers) * stride);
 }
 
@@ -66,7 +70,7 @@ std::byte* ShmArea::buffer(int rank, uint64_t generation) const {
 }
 
 std::atomic<uint32_t>& ShmArea::word(int rank, Flag flag) const {
-  AreaFlags& flags = segment_.area_flags(rank);
+  AreaFlags& flags = *flags_[static_cast<size_t>(rank)];
   return flag == Flag::kPosted ? flags.posted : flags.reduced;
 }
 
@@ -93,7 +97,7 @@ void ShmArea::post(Flag flag, uint64_t generation) {
   // seq_cst: ordered before the look at `sleepers` (a waiter increments it,
   // then reads the flag; one of the two sees the other).
   w.store(static_cast<uint32_t>(generation), std::memory_order_seq_cst);
-  if (segment_.area_flags(rank_).sleepers.load(std::memory_order_seq_cst) != 0) {
+  if (flags_[static_cast<size_t>(rank_)]->sleepers.load(std::memory_order_seq_cst) != 0) {
     futex_wake_all(w);
   }
 }
@@ -134,7 +138,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
     if (now >= spin_until) break;
   }
   // Sleep on the flag, announced in the peer's `sleepers` (see post()).
-  std::atomic<uint32_t>& sleepers = segment_.area_flags(peer).sleepers;
+  std::atomic<uint32_t>& sleepers = flags_[static_cast<size_t>(peer)]->sleepers;
   sleepers.fetch_add(1, std::memory_order_seq_cst);
   struct Leave {
     std::atomic<uint32_t>& count;

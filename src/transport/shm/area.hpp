@@ -77,6 +77,8 @@ class ShmArea final : public SharedArea {
   const size_t buffer_bytes_;
   const bool oversubscribed_;
   Hooks hooks_;
+  std::vector<std::byte*> areas_;     // by rank: its area's first buffer
+  std::vector<AreaFlags*> flags_;     // by rank
   uint64_t generation_ = 0;           // the last generation begun
   std::vector<uint64_t> posted_;      // by rank: a generation it is known to have posted
   uint64_t seq_ = 0;
