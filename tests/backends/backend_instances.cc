@@ -31,4 +31,11 @@ BATON_INSTANTIATE_BACKEND_SUITE(NativeShmSmallArea,
                                  .env = {{"BATON_TRANSPORT", "shm"},
                                          {"BATON_SHM_AREA_BYTES", "192"}}});
 
+// Hosts of 2 ranks each (BATON_HOST_ID): from 3 ranks up the group spans
+// hosts, with shared memory inside each and tcp between them.
+BATON_INSTANTIATE_BACKEND_SUITE(NativeMixed, {.name = "native_mixed",
+                                              .backend = "native",
+                                              .env = {{"BATON_TRANSPORT", "auto"}},
+                                              .ranks_per_host = 2});
+
 }  // namespace baton::testing

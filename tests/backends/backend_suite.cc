@@ -22,8 +22,12 @@ InitOptions BackendSuite::init_options(int rank, int n) const {
   return options;
 }
 
-void BackendSuite::apply_env() const {
+void BackendSuite::apply_env(int rank) const {
   for (const auto& [name, value] : param().env) ::setenv(name.c_str(), value.c_str(), 1);
+  if (param().ranks_per_host > 0) {
+    const std::string host = "suite-host-" + std::to_string(rank / param().ranks_per_host);
+    ::setenv("BATON_HOST_ID", host.c_str(), 1);
+  }
 }
 
 void BackendSuite::run(const std::function<void(int, int)>& body,
@@ -42,7 +46,7 @@ void BackendSuite::run_plain(int n, const std::function<void(int, int)>& body,
                              std::chrono::milliseconds timeout) {
   run_ranks(n,
             [&](int rank, int size) {
-              apply_env();
+              apply_env(rank);
               body(rank, size);
             },
             {.mode = RankMode::kProcesses, .timeout = timeout});

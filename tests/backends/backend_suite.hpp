@@ -39,6 +39,10 @@ struct BackendParam {
   std::string backend;  // InitOptions::backend
   // Environment set in every rank before init_process_group.
   std::vector<std::pair<std::string, std::string>> env;
+  // > 0: ranks claim to run on hosts of this many ranks each (BATON_HOST_ID
+  // "suite-host-<rank / ranks_per_host>"), so one machine runs a group that
+  // spans "hosts": shared memory inside each, tcp between them.
+  int ranks_per_host = 0;
 };
 
 // GoogleTest prints a parameter by its name.
@@ -66,8 +70,8 @@ class BackendSuite : public ::testing::TestWithParam<SuiteParam> {
   // The same on n ranks without initialising anything (the body does).
   void run_plain(int n, const std::function<void(int rank, int n)>& body,
                  std::chrono::milliseconds timeout = std::chrono::seconds(90));
-  // Sets the parameter's environment in the calling (child) process.
-  void apply_env() const;
+  // Sets the parameter's environment in the calling (child) process, rank `rank`.
+  void apply_env(int rank) const;
 
   JobDir dir_;
 };
