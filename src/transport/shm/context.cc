@@ -358,7 +358,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   }
   BATON_LOG_INFO(log::Subsys::kTransport)
       << describe() << " mapped shared-memory segment " << segment_name_ << " with "
-      << size_ - 1 << " peers in " << elapsed();
+      << members_.size() - 1 << " peers in " << elapsed();
 }
 
 // ---------------------------------------------------------------- operation
