@@ -71,6 +71,13 @@ void all_reduce_direct_read(Comm& comm, Bytes data, DType dtype, ReduceOp op);
 // each rank reduces its block from the peers' copies in the area, chunk by
 // chunk; no messages, on the calling thread.
 void all_reduce_shared_memory(Comm& comm, Bytes data, DType dtype, ReduceOp op);
+// all_reduce/hierarchical.cc. A group spanning hosts (Comm::hosts): reduce
+// inside each host, all_reduce among one leader per host, broadcast inside.
+// Error when the group's hosts are unknown.
+void all_reduce_hierarchical(Comm& comm, Bytes data, DType dtype, ReduceOp op);
+// Whether hierarchical pays for these hosts (by group rank): several hosts,
+// at least one of them with several ranks.
+bool hierarchical_helps(std::span<const int> hosts);
 
 // --- broadcast: root's data is copied into every other rank's data. ---
 

@@ -28,12 +28,31 @@ Comm::Comm(transport::Context& context, uint64_t seq, transport::OpDesc op,
            Clock::time_point deadline)
     : context_(context), seq_(seq), op_(op), deadline_(deadline) {}
 
+Comm Comm::subset(std::vector<int> members, transport::SharedArea* area,
+                  int64_t step_base) const {
+  const int me = context_.rank();
+  const auto at = std::find(members.begin(), members.end(), me);
+  if (at == members.end()) {
+    throw InvalidArgument(describe() + ": rank " + std::to_string(me) +
+                          " is not in the subset it runs a stage on");
+  }
+  Comm view(context_, seq_, op_, deadline_);
+  view.sub_rank_ = static_cast<int>(at - members.begin());
+  view.members_ = std::move(members);
+  view.step_base_ = step_base_ + step_base;
+  view.area_ = area;
+  view.area_set_ = true;
+  return view;
+}
+
 transport::RequestPtr Comm::isend(int peer, int64_t step, std::span<const std::byte> bytes) {
-  return context_.isend(peer, {transport::Channel::kCollective, seq_, step, op_}, bytes);
+  return context_.isend(group_rank(peer),
+                        {transport::Channel::kCollective, seq_, step_base_ + step, op_}, bytes);
 }
 
 transport::RequestPtr Comm::irecv(int peer, int64_t step, std::span<std::byte> bytes) {
-  return context_.irecv(peer, {transport::Channel::kCollective, seq_, step, op_}, bytes);
+  return context_.irecv(group_rank(peer),
+                        {transport::Channel::kCollective, seq_, step_base_ + step, op_}, bytes);
 }
 
 void Comm::drive(const transport::Request& request, int peer) {
@@ -41,7 +60,7 @@ void Comm::drive(const transport::Request& request, int peer) {
   const auto until = std::min(deadline_, Clock::now() + spin::spin_duration());
   unsigned idle = 0;
   while (!request.done()) {
-    if (context_.progress(peer)) continue;
+    if (context_.progress(group_rank(peer))) continue;
     // Nothing moved: look at the clock and yield the core now and then, so
     // that ranks outnumbering cores still progress.
     if ((++idle & 31) == 0) {
@@ -54,8 +73,8 @@ void Comm::drive(const transport::Request& request, int peer) {
 void Comm::wait(const transport::RequestPtr& request, int peer) {
   drive(*request, peer);
   if (!request->wait_until(deadline_)) {
-    throw TimeoutError(describe() + " on rank " + std::to_string(rank()) +
-                       " timed out waiting for rank " + std::to_string(peer));
+    throw TimeoutError(describe() + " on rank " + std::to_string(context_.rank()) +
+                       " timed out waiting for rank " + std::to_string(group_rank(peer)));
   }
   if (auto error = request->error()) std::rethrow_exception(error);
 }
@@ -87,13 +106,15 @@ void Comm::wait_all(std::span<const Pending> pending) {
       rethrow_failed(first);
       std::vector<int> missing;
       for (size_t i = first; i < pending.size(); ++i) {
-        if (pending[i].request && !pending[i].request->done()) missing.push_back(pending[i].peer);
+        if (pending[i].request && !pending[i].request->done()) {
+          missing.push_back(group_rank(pending[i].peer));
+        }
       }
       std::sort(missing.begin(), missing.end());
       missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
       std::string names;
       for (int peer : missing) names += (names.empty() ? "" : ", ") + std::to_string(peer);
-      throw TimeoutError(describe() + " on rank " + std::to_string(rank()) +
+      throw TimeoutError(describe() + " on rank " + std::to_string(context_.rank()) +
                          " timed out waiting for rank" + (missing.size() > 1 ? "s " : " ") +
                          names);
     }
@@ -107,7 +128,7 @@ void Comm::wait_all(std::span<const Pending> pending) {
 void Comm::abort(std::exception_ptr why) { context_.abort(std::move(why)); }
 
 bool Comm::can_read_all() const {
-  if (size() < 2) return false;
+  if (size() < 2 || !members_.empty()) return false;
   for (int p = 0; p < size(); ++p) {
     if (p != rank() && !context_.can_read_peer(p)) return false;
   }
@@ -115,7 +136,7 @@ bool Comm::can_read_all() const {
 }
 
 void Comm::read(int peer, uint64_t address, std::span<std::byte> out) {
-  context_.read_peer(peer, address, out);
+  context_.read_peer(group_rank(peer), address, out);
 }
 
 void Comm::send(int peer, int64_t step, std::span<const std::byte> bytes) {

@@ -35,8 +35,16 @@ class Comm {
 
   Comm(transport::Context& context, uint64_t seq, transport::OpDesc op, Clock::time_point deadline);
 
-  int rank() const { return context_.rank(); }
-  int size() const { return context_.size(); }
+  // A view of this operation over some of the group's ranks, for algorithms
+  // that work in stages over parts of the group (hierarchical): `members` are
+  // group ranks in increasing order, this rank among them. In the view,
+  // rank(), size() and every peer argument count positions in `members`,
+  // messages carry step + `step_base` (so stages never match each other's
+  // messages), shared_area() is `area` and errors name group ranks.
+  Comm subset(std::vector<int> members, transport::SharedArea* area, int64_t step_base) const;
+
+  int rank() const { return members_.empty() ? context_.rank() : sub_rank_; }
+  int size() const { return members_.empty() ? context_.size() : static_cast<int>(members_.size()); }
   OpKind kind() const { return static_cast<OpKind>(op_.kind); }
   const transport::OpDesc& op() const { return op_; }
   uint64_t seq() const { return seq_; }
@@ -64,7 +72,10 @@ class Comm {
   void read(int peer, uint64_t address, std::span<std::byte> out);
   // The group's shared area (transport.hpp), or nullptr: what the
   // shared_memory algorithms run on.
-  transport::SharedArea* shared_area() const { return context_.shared_area(); }
+  transport::SharedArea* shared_area() const { return area_set_ ? area_ : context_.shared_area(); }
+  // The group's topology (transport.hpp, Context::hosts and host_area); whole group only.
+  std::span<const int> hosts() const { return context_.hosts(); }
+  transport::SharedArea* host_area() const { return context_.host_area(); }
   // Blocking conveniences.
   void send(int peer, int64_t step, std::span<const std::byte> bytes);
   void recv(int peer, int64_t step, std::span<std::byte> bytes);
@@ -78,10 +89,23 @@ class Comm {
   // drives progress (transport.hpp); returns early when it completes.
   void drive(const transport::Request& request, int peer);
 
+  // The group rank of `peer` (a position in members_ in a subset).
+  int group_rank(int peer) const {
+    return members_.empty() || peer < 0 || peer >= static_cast<int>(members_.size())
+               ? peer
+               : members_[static_cast<size_t>(peer)];
+  }
+
   transport::Context& context_;
   uint64_t seq_;
   transport::OpDesc op_;
   Clock::time_point deadline_;
+  // A subset (see subset()); empty members_: the whole group.
+  std::vector<int> members_;
+  int sub_rank_ = 0;
+  int64_t step_base_ = 0;
+  transport::SharedArea* area_ = nullptr;
+  bool area_set_ = false;
 };
 
 // Byte view helpers for algorithms.

@@ -14,7 +14,8 @@ namespace baton::collectives {
 namespace {
 
 constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kRecursiveDoubling,
-                                    Algorithm::kDirectRead, Algorithm::kSharedMemory};
+                                    Algorithm::kDirectRead, Algorithm::kSharedMemory,
+                                    Algorithm::kHierarchical};
 constexpr Algorithm kTree[] = {Algorithm::kBinomialTree, Algorithm::kSharedMemory};
 constexpr Algorithm kRingOrShared[] = {Algorithm::kRing, Algorithm::kSharedMemory};
 constexpr Algorithm kDirectOnly[] = {Algorithm::kDirect};
@@ -53,6 +54,7 @@ bool forced(OpKind kind, Algorithm* out) {
 }
 
 Algorithm choose_all_reduce(const OpShape& shape) {
+  if (shape.hierarchical) return Algorithm::kHierarchical;
   const auto small =
       static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_SMALL_BYTES")));
   if (shape.bytes < small || shape.count < static_cast<size_t>(std::max(1, shape.world_size))) {
@@ -76,6 +78,7 @@ std::string_view algorithm_name(Algorithm algorithm) {
     case Algorithm::kDirect: return "direct";
     case Algorithm::kDirectRead: return "direct_read";
     case Algorithm::kSharedMemory: return "shared_memory";
+    case Algorithm::kHierarchical: return "hierarchical";
   }
   return "unknown algorithm";
 }

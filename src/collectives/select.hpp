@@ -3,7 +3,8 @@
 //
 // Under "auto" (the default), a group whose ranks share a memory area
 // (transport::SharedArea: one host, shm) runs all_reduce, broadcast, reduce,
-// all_gather, reduce_scatter and barrier with shared_memory. Otherwise
+// all_gather, reduce_scatter and barrier with shared_memory; a group that
+// spans hosts, some with several ranks, runs all_reduce hierarchical. Otherwise
 // all_reduce takes recursive doubling for messages below
 // BATON_ALL_REDUCE_SMALL_BYTES or with fewer elements than ranks
 // (latency-bound), direct_read from BATON_ALL_REDUCE_DIRECT_BYTES where the
@@ -35,10 +36,11 @@ enum class Algorithm : uint8_t {
   kDirect,
   kDirectRead,
   kSharedMemory,
+  kHierarchical,
 };
 
 // "ring", "recursive_doubling", "binomial_tree", "pairwise", "dissemination",
-// "direct", "direct_read", "shared_memory".
+// "direct", "direct_read", "shared_memory", "hierarchical".
 std::string_view algorithm_name(Algorithm algorithm);
 
 // The algorithms that can run `kind` (empty for kPointToPoint).
@@ -57,6 +59,8 @@ struct OpShape {
   bool direct_read = false;
   // The group has a shared area (transport::Context::shared_area).
   bool shared_memory = false;
+  // The group spans hosts and some host has several ranks (hierarchical_helps).
+  bool hierarchical = false;
 };
 
 // The algorithm to run `kind` with. Does not block. Throws InvalidArgument

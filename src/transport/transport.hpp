@@ -167,6 +167,15 @@ class Context {
   // share no memory (tcp, a group spread over hosts) or it is turned off
   // (BATON_SHM_AREA_BYTES=0). Every rank of a group gets the same answer.
   virtual SharedArea* shared_area() { return nullptr; }
+
+  // Topology, for collectives that work host by host (hierarchical):
+  // hosts()[r] is the host of group rank r, hosts numbered 0, 1, ... in the
+  // order of their lowest rank; empty where the transport does not know (or
+  // all ranks share one host). host_area() is the shared area of this rank's
+  // host, indexed by position among the host's ranks in increasing group
+  // rank, or nullptr; for a group on one host it is shared_area().
+  virtual std::span<const int> hosts() const { return {}; }
+  virtual SharedArea* host_area() { return shared_area(); }
 };
 
 }  // namespace baton::transport

@@ -38,4 +38,11 @@ BATON_INSTANTIATE_BACKEND_SUITE(NativeMixed, {.name = "native_mixed",
                                               .env = {{"BATON_TRANSPORT", "auto"}},
                                               .ranks_per_host = 2});
 
+// The same without shared areas: hierarchical all_reduce stages by messages.
+BATON_INSTANTIATE_BACKEND_SUITE(NativeMixedMessages, {.name = "native_mixed_messages",
+                                                      .backend = "native",
+                                                      .env = {{"BATON_TRANSPORT", "auto"},
+                                                              {"BATON_SHM_AREA_BYTES", "0"}},
+                                                      .ranks_per_host = 2});
+
 }  // namespace baton::testing

@@ -93,6 +93,26 @@ TEST_F(SelectTest, GroupsWithASharedAreaRunEverySpecialisedCollectiveInSharedMem
   EXPECT_EQ(algorithm_name(Algorithm::kSharedMemory), "shared_memory");
 }
 
+TEST_F(SelectTest, GroupsSpanningHostsRunAllReduceHierarchically) {
+  for (const size_t bytes : {size_t{8}, size_t{64} << 20}) {
+    const OpShape shape{
+        .bytes = bytes, .count = bytes / 4, .world_size = 4, .hierarchical = true};
+    EXPECT_EQ(select_algorithm(OpKind::kAllReduce, shape), Algorithm::kHierarchical) << bytes;
+    EXPECT_EQ(select_algorithm(OpKind::kBroadcast, shape), Algorithm::kBinomialTree);
+  }
+  EXPECT_EQ(algorithm_name(Algorithm::kHierarchical), "hierarchical");
+}
+
+TEST_F(SelectTest, HierarchicalHelpsWhereSeveralHostsAndOneHasSeveralRanks) {
+  using collectives::hierarchical_helps;
+  EXPECT_TRUE(hierarchical_helps(std::vector<int>{0, 0, 1, 1}));
+  EXPECT_TRUE(hierarchical_helps(std::vector<int>{0, 1, 1}));
+  EXPECT_FALSE(hierarchical_helps(std::vector<int>{}));         // hosts unknown
+  EXPECT_FALSE(hierarchical_helps(std::vector<int>{0, 0, 0}));  // one host
+  EXPECT_FALSE(hierarchical_helps(std::vector<int>{0, 1, 2}));  // one rank per host
+  EXPECT_FALSE(hierarchical_helps(std::vector<int>{0, 1}));
+}
+
 TEST_F(SelectTest, SmallThresholdIsATunable) {
   ScopedEnv threshold("BATON_ALL_REDUCE_SMALL_BYTES", "16");
   EXPECT_EQ(select_algorithm(OpKind::kAllReduce, {.bytes = 16, .count = 4, .world_size = 4}),

@@ -45,6 +45,21 @@ std::vector<bool> same_host_as_me(const BackendConfig& config, bool* known) {
   return same;
 }
 
+// host_of[r]: the host of rank r, numbered in the order of their lowest rank.
+std::vector<int> host_numbers(const BackendConfig& config) {
+  std::vector<int> host_of(config.hosts.size(), -1);
+  int hosts = 0;
+  for (size_t r = 0; r < config.hosts.size(); ++r) {
+    if (host_of[r] >= 0) continue;
+    host_of[r] = hosts;
+    for (size_t q = r + 1; q < config.hosts.size(); ++q) {
+      if (config.hosts[q] == config.hosts[r]) host_of[q] = hosts;
+    }
+    ++hosts;
+  }
+  return host_of;
+}
+
 // Whether any two ranks share a host.
 bool any_pair_shares_a_host(const BackendConfig& config) {
   for (size_t a = 0; a < config.hosts.size(); ++a) {
@@ -124,7 +139,7 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
       break;
     case Choice::kMixed:
       context = transport::make_mixed_context(*config.store, config.group_key, config.rank,
-                                              config.size, same_host, shm, tcp);
+                                              config.size, host_numbers(config), shm, tcp);
       break;
     case Choice::kTcp:
       context = transport::make_tcp_context(*config.store, config.group_key, config.rank,

@@ -6,14 +6,30 @@
 
 namespace baton::transport::mixed {
 
+namespace {
+
+std::vector<bool> same_host_as(const std::vector<int>& host_of, int rank) {
+  std::vector<bool> same(host_of.size(), false);
+  if (rank < 0 || static_cast<size_t>(rank) >= host_of.size()) return same;
+  for (size_t r = 0; r < host_of.size(); ++r) {
+    same[r] = host_of[r] == host_of[static_cast<size_t>(rank)];
+  }
+  return same;
+}
+
+}  // namespace
+
 RoutingContext::RoutingContext(std::unique_ptr<Context> shm, std::unique_ptr<Context> tcp,
-                               std::vector<bool> same_host)
-    : shm_(std::move(shm)), tcp_(std::move(tcp)), same_host_(std::move(same_host)) {
+                               std::vector<int> host_of)
+    : shm_(std::move(shm)),
+      tcp_(std::move(tcp)),
+      host_of_(std::move(host_of)),
+      same_host_(same_host_as(host_of_, tcp_ ? tcp_->rank() : -1)) {
   if (!shm_ || !tcp_ || shm_->rank() != tcp_->rank() || shm_->size() != tcp_->size() ||
-      same_host_.size() != static_cast<size_t>(tcp_->size())) {
+      host_of_.size() != static_cast<size_t>(tcp_->size())) {
     throw InvalidArgument(
         "routing context: the shm and tcp contexts must belong to one group (same rank and "
-        "size) and same_host must have one entry per rank");
+        "size) and host_of must have one entry per rank");
   }
 }
 
@@ -56,27 +72,29 @@ namespace baton::transport {
 
 std::unique_ptr<Context> make_routing_context(std::unique_ptr<Context> shm,
                                               std::unique_ptr<Context> tcp,
-                                              std::vector<bool> same_host) {
+                                              std::vector<int> host_of) {
   return std::make_unique<mixed::RoutingContext>(std::move(shm), std::move(tcp),
-                                                 std::move(same_host));
+                                                 std::move(host_of));
 }
 
 std::unique_ptr<Context> make_mixed_context(Store& store, const std::string& group_key, int rank,
-                                            int size, const std::vector<bool>& same_host,
+                                            int size, const std::vector<int>& host_of,
                                             ShmOptions shm, const TcpOptions& tcp) {
-  if (same_host.size() != static_cast<size_t>(size)) {
-    throw InvalidArgument("mixed transport: same_host has " + std::to_string(same_host.size()) +
+  if (host_of.size() != static_cast<size_t>(size) || rank < 0 || rank >= size) {
+    throw InvalidArgument("mixed transport: host_of has " + std::to_string(host_of.size()) +
                           " entries for a group of " + std::to_string(size) + " ranks");
   }
   shm.members.clear();
   for (int r = 0; r < size; ++r) {
-    if (same_host[static_cast<size_t>(r)] || r == rank) shm.members.push_back(r);
+    if (host_of[static_cast<size_t>(r)] == host_of[static_cast<size_t>(rank)]) {
+      shm.members.push_back(r);
+    }
   }
   // Both set up through the store; tcp first, so that a rank that cannot be
   // reached at all is reported as tcp reports it.
   auto tcp_context = make_tcp_context(store, group_key, rank, size, tcp);
   auto shm_context = make_shm_context(store, group_key, rank, size, shm);
-  return make_routing_context(std::move(shm_context), std::move(tcp_context), same_host);
+  return make_routing_context(std::move(shm_context), std::move(tcp_context), host_of);
 }
 
 }  // namespace baton::transport

@@ -14,8 +14,9 @@ namespace baton::transport::mixed {
 
 class RoutingContext final : public Context {
  public:
+  // host_of[r]: the host of group rank r (mixed/factory.hpp).
   RoutingContext(std::unique_ptr<Context> shm, std::unique_ptr<Context> tcp,
-                 std::vector<bool> same_host);
+                 std::vector<int> host_of);
   ~RoutingContext() override;
 
   int rank() const override { return tcp_->rank(); }
@@ -26,12 +27,17 @@ class RoutingContext final : public Context {
   RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
   RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
   void abort(std::exception_ptr why) override;
+  // The shm context's area covers this host only: no whole-group area.
+  SharedArea* shared_area() override { return nullptr; }
+  std::span<const int> hosts() const override { return host_of_; }
+  SharedArea* host_area() override { return shm_->host_area(); }
 
  private:
   Context& route(int peer, const Envelope& envelope) const;
 
   std::unique_ptr<Context> shm_;
   std::unique_ptr<Context> tcp_;
+  const std::vector<int> host_of_;     // by group rank
   const std::vector<bool> same_host_;  // by group rank
 };
 

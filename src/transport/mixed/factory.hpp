@@ -13,6 +13,9 @@
 // are matched by (peer, seq, tag) in whichever transport reaches that peer;
 // both ends agree on the route because they derive it from the same hosts.
 //
+// Topology: hosts() reports host_of, and host_area() the shm context's
+// shared area (this host's ranks), for the hierarchical all_reduce.
+//
 // Failures and abort: abort() aborts both contexts (shm tells the host's
 // peers, tcp every peer). A peer's abort arrives through tcp; it fails the
 // tcp side at once and the shm side when that peer's same-host ranks abort
@@ -32,15 +35,17 @@
 
 namespace baton::transport {
 
-// `same_host[r]`: group rank r runs on this rank's host (same_host[rank] is
-// true). Blocks and throws as make_shm_context and make_tcp_context do.
+// `host_of[r]`: the host of group rank r (hosts numbered 0, 1, ... in the
+// order of their lowest rank; the same on every rank); the ranks whose host is
+// this rank's share memory. Blocks and throws as make_shm_context and
+// make_tcp_context do; InvalidArgument when host_of has not one entry per rank.
 std::unique_ptr<Context> make_mixed_context(Store& store, const std::string& group_key, int rank,
-                                            int size, const std::vector<bool>& same_host,
+                                            int size, const std::vector<int>& host_of,
                                             ShmOptions shm, const TcpOptions& tcp);
 
 // Wraps two set-up contexts of one group (same rank and size); for tests.
 std::unique_ptr<Context> make_routing_context(std::unique_ptr<Context> shm,
                                               std::unique_ptr<Context> tcp,
-                                              std::vector<bool> same_host);
+                                              std::vector<int> host_of);
 
 }  // namespace baton::transport

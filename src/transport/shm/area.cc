@@ -35,16 +35,17 @@ size_t area_bytes_for(size_t buffer_bytes) {
   return static_cast<size_t>(kAreaBuffers) * (kAreaHeaderBytes + round_up(buffer_bytes));
 }
 
-ShmArea::ShmArea(const Segment& segment, int rank, int size, Hooks hooks)
+ShmArea::ShmArea(const Segment& segment, std::vector<int> members, int index, Hooks hooks)
     : segment_(segment),
-      rank_(rank),
-      size_(size),
+      members_(std::move(members)),
+      rank_(index),
+      size_(static_cast<int>(members_.size())),
       buffer_bytes_(segment.area_bytes() / kAreaBuffers - kAreaHeaderBytes),
-      oversubscribed_(spin::oversubscribed(size)),
+      oversubscribed_(spin::oversubscribed(size_)),
       hooks_(std::move(hooks)),
-      posted_(static_cast<size_t>(size), 0) {
+      posted_(static_cast<size_t>(size_), 0) {
   static_assert(sizeof(Header) <= kAreaHeaderBytes);
-  for (int r = 0; r < size; ++r) {
+  for (int r = 0; r < size_; ++r) {
     areas_.push_back(segment.area(r));
     flags_.push_back(&segment.area_flags(r));
   }
@@ -55,7 +56,7 @@ void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) 
   op_ = op;
   deadline_ = deadline;
   for (int q = 0; q < size_; ++q) {
-    if (q != rank_) hooks_.check(q, false);
+    if (q != rank_) hooks_.check(members_[static_cast<size_t>(q)], false);
   }
 }
 
@@ -112,8 +113,9 @@ void ShmArea::wait(int peer, Flag flag, uint64_t generation) {
   const Header& theirs = header(peer, generation);
   if (theirs.seq != seq_ || !(theirs.op == op_)) {
     const OpFormatter name = hooks_.describe_op ? hooks_.describe_op : describe_op_raw;
-    throw MismatchError("rank " + std::to_string(rank_) + " runs " + name(op_, seq_) +
-                        " but rank " + std::to_string(peer) + " runs " +
+    throw MismatchError("rank " + std::to_string(members_[static_cast<size_t>(rank_)]) + " runs " +
+                        name(op_, seq_) + " but rank " +
+                        std::to_string(members_[static_cast<size_t>(peer)]) + " runs " +
                         name(theirs.op, theirs.seq) + " (shared-memory collective)");
   }
 }
@@ -134,7 +136,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
     if (hooks_.caller_polled) {
       hooks_.caller_polled->store(now.time_since_epoch().count(), std::memory_order_relaxed);
     }
-    hooks_.check(peer, true);
+    hooks_.check(members_[static_cast<size_t>(peer)], true);
     if (now >= spin_until) break;
   }
   // Sleep on the flag, announced in the peer's `sleepers` (see post()).
@@ -147,7 +149,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
   for (;;) {
     const uint32_t value = w.load(std::memory_order_seq_cst);
     if (reached(value, generation)) return;
-    hooks_.check(peer, true);
+    hooks_.check(members_[static_cast<size_t>(peer)], true);
     if (Clock::now() >= deadline_) timed_out(peer, flag, generation);
     futex_wait(w, value, kSleepSlice);
   }
@@ -160,10 +162,12 @@ std::string ShmArea::describe() const {
 
 void ShmArea::timed_out(int peer, Flag flag, uint64_t generation) const {
   const uint32_t at = word(peer, flag).load(std::memory_order_acquire);
-  throw TimeoutError(describe() + " on rank " + std::to_string(rank_) +
-                     " timed out waiting for rank " + std::to_string(peer) + " to publish " +
-                     flag_name(flag) + " in shared memory (step " + std::to_string(generation) +
-                     ", rank " + std::to_string(peer) + " is at step " + std::to_string(at) + ")");
+  const std::string me = std::to_string(members_[static_cast<size_t>(rank_)]);
+  const std::string them = std::to_string(members_[static_cast<size_t>(peer)]);
+  throw TimeoutError(describe() + " on rank " + me + " timed out waiting for rank " + them +
+                     " to publish " + flag_name(flag) + " in shared memory (step " +
+                     std::to_string(generation) + ", rank " + them + " is at step " +
+                     std::to_string(at) + ")");
 }
 
 }  // namespace baton::transport::shm

@@ -48,8 +48,10 @@ class ShmArea final : public SharedArea {
     std::atomic<int64_t>* caller_polled = nullptr;
   };
 
-  // `segment` holds one area per rank of the group (rank r at index r).
-  ShmArea(const Segment& segment, int rank, int size, Hooks hooks);
+  // `segment` holds one area per member; `members[i]` is the group rank of
+  // member i (increasing), `index` this rank's position. The area's ranks
+  // (buffer(), wait()) are positions; checks and messages name group ranks.
+  ShmArea(const Segment& segment, std::vector<int> members, int index, Hooks hooks);
 
   int buffers() const override { return kAreaBuffers; }
   size_t buffer_bytes() const override { return buffer_bytes_; }
@@ -72,6 +74,7 @@ class ShmArea final : public SharedArea {
   std::string describe() const;
 
   const Segment& segment_;
+  const std::vector<int> members_;
   const int rank_;
   const int size_;
   const size_t buffer_bytes_;

@@ -218,7 +218,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   const size_t threshold =
       positive_tunable(options.single_copy_bytes, "BATON_SHM_SINGLE_COPY_BYTES");
   const std::string job = options.job_id.value_or(config::get_string("BATON_JOB_ID"));
-  // The shared area only where the segment holds the whole group.
+  // The shared area of this host's ranks (the whole group, or a mixed group's subset).
   const int64_t area_buffer =
       options.area_bytes ? static_cast<int64_t>(*options.area_bytes)
                          : config::get_int("BATON_SHM_AREA_BYTES");
@@ -226,9 +226,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     throw InvalidArgument("BATON_SHM_AREA_BYTES=" + std::to_string(area_buffer) +
                           " must be 0 (no shared area) or a number of bytes");
   }
-  const size_t area_bytes = static_cast<int>(members_.size()) == size_
-                                ? shm::area_bytes_for(static_cast<size_t>(area_buffer))
-                                : 0;
+  const size_t area_bytes = shm::area_bytes_for(static_cast<size_t>(area_buffer));
   const std::string name_key = key_prefix_ + "/segment";
 
   auto elapsed = [&] {
@@ -350,7 +348,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   }
   if (area_bytes > 0) {
     area_ = std::make_unique<ShmArea>(
-        *segment_, rank_, size_,
+        *segment_, members_, local_[static_cast<size_t>(rank_)],
         ShmArea::Hooks{
             .check = [this](int peer, bool liveness) { check_for_caller(peer, liveness); },
             .describe_op = options.describe_op,

@@ -64,7 +64,11 @@ class ShmContext final : public Context {
   bool progress(int peer) override;
   bool can_read_peer(int peer) const override;
   void read_peer(int peer, uint64_t address, std::span<std::byte> out) override;
-  SharedArea* shared_area() override { return area_.get(); }
+  // The area is the segment's: the whole group's only when the segment is.
+  SharedArea* shared_area() override {
+    return static_cast<int>(members_.size()) == size_ ? area_.get() : nullptr;
+  }
+  SharedArea* host_area() override { return area_.get(); }
 
   // Whether messages to `peer` of at least the threshold go by single copy
   // (process_vm_readv by the peer), as probed at setup. For tests and logs.
@@ -125,7 +129,7 @@ class ShmContext final : public Context {
   bool peer_aborted_ = false;
   Clock::time_point next_liveness_{};
 
-  std::unique_ptr<ShmArea> area_;  // whole-group segments only, when BATON_SHM_AREA_BYTES > 0
+  std::unique_ptr<ShmArea> area_;  // when BATON_SHM_AREA_BYTES > 0
 
   std::thread progress_;  // last: joined in the destructor before anything goes away
 };

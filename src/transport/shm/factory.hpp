@@ -53,8 +53,8 @@ struct ShmOptions {
   // Smallest message sent by single copy; zero means BATON_SHM_SINGLE_COPY_BYTES.
   size_t single_copy_bytes = 0;
   // Bytes of each buffer of the shared area (transport.hpp, SharedArea);
-  // nullopt means BATON_SHM_AREA_BYTES; 0 gives no shared area. Only a
-  // segment that holds the whole group has one.
+  // nullopt means BATON_SHM_AREA_BYTES; 0 gives no shared area. A segment
+  // of a subset (`members`) has one for its members (Context::host_area).
   std::optional<size_t> area_bytes;
   // The group ranks that share this segment (increasing, this rank among
   // them); empty means the whole group. A mixed group gives each host's
