@@ -26,7 +26,7 @@ constexpr Tunable kTunables[] = {
     {"BATON_SHM_RING_BYTES", "1048576", "Bytes of each per-pair ring of the shared-memory transport (the segment holds size*(size-1) of them)"},
     {"BATON_SHM_SINGLE_COPY", "1", "1: the shared-memory transport sends large messages by single copy (process_vm_readv, where the kernel permits it); 0: always through the rings"},
     {"BATON_SHM_SINGLE_COPY_BYTES", "1048576", "Smallest message (bytes) the shared-memory transport sends by single copy; above the collectives' 512 KiB segments, so they pipeline through the rings"},
-    {"BATON_SHM_AREA_BYTES", "262144", "Bytes of each of the 4 buffers per rank of the shared area, where the shared_memory collectives copy and reduce (chunks of this size); 0 turns the area and those collectives off"},
+    {"BATON_SHM_AREA_BYTES", "65536", "Bytes of each of the 16 buffers per rank of the shared area, where the shared_memory collectives copy and reduce (chunks of this size); 0 turns the area and those collectives off"},
     {"BATON_SPIN_US", "2000", "Microseconds a waiting thread (a request, a Work, the shared-memory progress thread with requests in flight) polls, yielding its core, before it sleeps; waking a sleeper is slow on small VMs"},
     {"BATON_ALGO_ALL_REDUCE", "auto", "all_reduce algorithm: auto (by size and transport), ring, recursive_doubling, direct_read, shared_memory or hierarchical; for benchmarking, same value on every rank"},
     {"BATON_ALGO_BROADCAST", "auto", "broadcast algorithm: auto, binomial_tree or shared_memory (ranks of one host)"},

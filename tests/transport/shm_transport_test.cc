@@ -215,10 +215,10 @@ TEST_F(ShmTest, SharedAreaCarriesEachRanksDataThroughEveryBufferInTurn) {
   run(3, options, [](shm::ShmContext& ctx, Store&, int rank, int size) {
     SharedArea* area = ctx.shared_area();
     ASSERT_NE(area, nullptr);
-    EXPECT_EQ(area->buffers(), 4);
+    EXPECT_EQ(area->buffers(), 16);
     EXPECT_EQ(area->buffer_bytes(), 4096u);
-    // Ten generations wrap the 4 buffers twice; each holds rank and generation.
-    for (uint64_t seq = 1; seq <= 10; ++seq) {
+    // 40 generations wrap the 16 buffers twice; each holds rank and generation.
+    for (uint64_t seq = 1; seq <= 40; ++seq) {
       area->start(seq, area_op(seq), Clock::now() + 10s);
       const uint64_t g = area->begin();
       EXPECT_EQ(g, seq);

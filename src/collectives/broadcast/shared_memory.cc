@@ -3,8 +3,9 @@
 // Pattern, per chunk of at most one area buffer (generation g): the root
 // copies the chunk into its buffer and posts g; every other rank posts g
 // (saying it is done with older generations) and copies the chunk out of
-// the root's buffer once the root has posted g. With the area's 4 buffers the
-// root runs up to 3 chunks ahead of the slowest reader.
+// the root's buffer once the root has posted g. With the area's 16 buffers
+// the root runs up to 15 chunks ahead of the slowest reader, so ranks that
+// outnumber the cores read many chunks per time slice.
 //
 // Bytes per rank: the root copies n in, every other rank copies n out, all
 // at the same time. Steps: 1 synchronisation per chunk, no messages.

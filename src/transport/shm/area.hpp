@@ -1,7 +1,7 @@
 // ShmArea: the shared-memory transport's SharedArea (transport.hpp): the
 // per-rank buffers and flags at the end of the group's segment.
 //
-// Each rank's area (segment.hpp, AreaFlags + area bytes) holds kBuffers
+// Each rank's area (segment.hpp, AreaFlags + area bytes) holds kAreaBuffers
 // buffers; each starts with a 64-byte header (the seq and OpDesc of the
 // collective that wrote it) and then buffer_bytes() of data.
 //
@@ -29,7 +29,7 @@
 
 namespace baton::transport::shm {
 
-inline constexpr int kAreaBuffers = 4;
+inline constexpr int kAreaBuffers = 16;
 inline constexpr size_t kAreaHeaderBytes = 64;
 
 // Bytes of a rank's area for buffers of `buffer_bytes` (0 for 0).
