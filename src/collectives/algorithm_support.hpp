@@ -89,6 +89,36 @@ inline void copy_bytes(Bytes dst, ConstBytes src) {
   if (dst.data() != src.data() && !src.empty()) std::memmove(dst.data(), src.data(), src.size());
 }
 
+// all_gather's arguments: one output per rank, each as long as the input.
+inline void check_all_gather(const Comm& comm, ConstBytes input, std::span<const Bytes> outputs) {
+  check_list(outputs.size(), comm, "all_gather outputs");
+  for (const Bytes& out : outputs) {
+    if (out.size() != input.size()) {
+      throw InvalidArgument(comm.describe() + ": every output must hold " +
+                            std::to_string(input.size()) + " bytes like the input, got one of " +
+                            std::to_string(out.size()));
+    }
+  }
+}
+
+// reduce_scatter's arguments: one input per rank, each as long as the
+// output. Returns whether the output overlaps an input (then the result goes
+// through scratch).
+inline bool check_reduce_scatter(const Comm& comm, std::span<const ConstBytes> inputs,
+                                 ConstBytes output) {
+  check_list(inputs.size(), comm, "reduce_scatter inputs");
+  bool overlapping = false;
+  for (const ConstBytes& in : inputs) {
+    if (in.size() != output.size()) {
+      throw InvalidArgument(comm.describe() + ": every input must hold " +
+                            std::to_string(output.size()) + " bytes like the output, got one of " +
+                            std::to_string(in.size()));
+    }
+    overlapping = overlapping || overlaps(in, output);
+  }
+  return overlapping;
+}
+
 // mine = op(lower, higher) where `theirs` came from the peer: the operand of
 // the lower rank goes on the left, so both partners compute the same bits.
 // `theirs` is clobbered.

@@ -318,10 +318,14 @@ JoinResult join(Store& store, const JoinOptions& o) {
         if (std::find(missing.begin(), missing.end(), r) == missing.end()) readers.push_back(r);
       }
     } else {
-      const std::vector<int> absent =
-          round.missing(round.all_ranks(), [&](int r) { return round.rank_key(r); });
+      // An abort: every rank that joined this round reads it, including one
+      // that claimed the round before this rank but has not written its
+      // record yet (its round counter says it joined).
       for (int r : round.all_ranks()) {
-        if (std::find(absent.begin(), absent.end(), r) == absent.end()) readers.push_back(r);
+        try {
+          if (store.add(job_prefix + "round/" + std::to_string(r), 0) == g) readers.push_back(r);
+        } catch (const Error&) {
+        }
       }
     }
     linger_for_readers(store, round, readers, o.rank);

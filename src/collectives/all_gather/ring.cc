@@ -21,16 +21,10 @@ namespace baton::collectives {
 void all_gather_ring(Comm& comm, ConstBytes input, std::span<const Bytes> outputs,
                      const Tuning& tuning) {
   using detail::ring_mod;
-  detail::check_list(outputs.size(), comm, "all_gather outputs");
+  detail::check_all_gather(comm, input, outputs);
   const int p = comm.size();
   const int r = comm.rank();
   const size_t n = input.size();
-  for (const Bytes& out : outputs) {
-    if (out.size() != n) {
-      throw InvalidArgument(comm.describe() + ": every output must hold " + std::to_string(n) +
-                            " bytes like the input, got one of " + std::to_string(out.size()));
-    }
-  }
   detail::copy_bytes(outputs[static_cast<size_t>(r)], input);
   if (p == 1) return;
   if (n == 0) {

@@ -18,16 +18,9 @@
 namespace baton::collectives {
 
 void all_gather_shared_memory(Comm& comm, ConstBytes input, std::span<const Bytes> outputs) {
-  detail::check_list(outputs.size(), comm, "all_gather outputs");
+  detail::check_all_gather(comm, input, outputs);
   const int p = comm.size();
   const int r = comm.rank();
-  for (const Bytes& out : outputs) {
-    if (out.size() != input.size()) {
-      throw InvalidArgument(comm.describe() + ": every output must hold " +
-                            std::to_string(input.size()) + " bytes like the input, got one of " +
-                            std::to_string(out.size()));
-    }
-  }
   std::vector<std::byte> aside;
   for (int q = 0; q < p; ++q) {
     if (q != r && detail::overlaps(input, outputs[static_cast<size_t>(q)])) {

@@ -22,20 +22,11 @@ namespace baton::collectives {
 
 void reduce_scatter_shared_memory(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
                                   DType dtype, ReduceOp op) {
-  detail::check_list(inputs.size(), comm, "reduce_scatter inputs");
+  const bool through_scratch = detail::check_reduce_scatter(comm, inputs, output);
   const size_t count = detail::element_count(output.size(), dtype, comm);
   const size_t esize = element_size(dtype);
   const int p = comm.size();
   const int r = comm.rank();
-  bool through_scratch = false;
-  for (const ConstBytes& in : inputs) {
-    if (in.size() != output.size()) {
-      throw InvalidArgument(comm.describe() + ": every input must hold " +
-                            std::to_string(output.size()) + " bytes like the output, got one of " +
-                            std::to_string(in.size()));
-    }
-    through_scratch = through_scratch || detail::overlaps(in, output);
-  }
   if (p == 1) {
     detail::copy_bytes(output, inputs[0]);  // AVG over one rank divides by 1
     return;
