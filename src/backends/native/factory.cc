@@ -14,6 +14,7 @@
 // All ranks decide alike, from the same identities and the same tunable.
 #include "backends/native/factory.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "baton/error.hpp"
@@ -30,19 +31,11 @@ namespace {
 
 enum class Choice { kShm, kTcp, kMixed };
 
-// same_host[r]: rank r runs where config.rank runs.
-std::vector<bool> same_host_as_me(const BackendConfig& config, bool* known) {
-  std::vector<bool> same(static_cast<size_t>(config.size), false);
-  same[static_cast<size_t>(config.rank)] = true;
-  *known = config.hosts.size() == static_cast<size_t>(config.size);
-  if (!*known) return same;
+// Whether the rendezvous gave every rank's host identity.
+bool hosts_known(const BackendConfig& config) {
+  if (config.hosts.size() != static_cast<size_t>(config.size)) return false;
   const auto& me = config.hosts[static_cast<size_t>(config.rank)];
-  *known = !me.hostname.empty() || !me.boot_id.empty();
-  if (!*known) return same;
-  for (int r = 0; r < config.size; ++r) {
-    same[static_cast<size_t>(r)] = config.hosts[static_cast<size_t>(r)] == me;
-  }
-  return same;
+  return !me.hostname.empty() || !me.boot_id.empty();
 }
 
 // host_of[r]: the host of rank r, numbered in the order of their lowest rank.
@@ -58,16 +51,6 @@ std::vector<int> host_numbers(const BackendConfig& config) {
     ++hosts;
   }
   return host_of;
-}
-
-// Whether any two ranks share a host.
-bool any_pair_shares_a_host(const BackendConfig& config) {
-  for (size_t a = 0; a < config.hosts.size(); ++a) {
-    for (size_t b = a + 1; b < config.hosts.size(); ++b) {
-      if (config.hosts[a] == config.hosts[b]) return true;
-    }
-  }
-  return false;
 }
 
 std::string mode_text() {
@@ -92,17 +75,20 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   shm.describe_op = &describe_op;
 
   const std::string mode = mode_text();
-  bool known = false;
-  const std::vector<bool> same_host = same_host_as_me(config, &known);
-  bool all_here = known;
-  for (bool s : same_host) all_here = all_here && s;
+  const bool known = hosts_known(config);
+  const std::vector<int> host_of = known ? host_numbers(config) : std::vector<int>{};
+  const auto same_host = [&](int r) {
+    return known && host_of[static_cast<size_t>(r)] == host_of[static_cast<size_t>(config.rank)];
+  };
+  const int hosts = known ? *std::max_element(host_of.begin(), host_of.end()) + 1 : 0;
+  const bool all_here = known && hosts == 1;
 
   Choice choice = Choice::kTcp;
   if (mode == "shm") {
     if (!all_here) {
       std::string away;
       for (int r = 0; r < config.size; ++r) {
-        if (!same_host[static_cast<size_t>(r)]) away += (away.empty() ? "" : ", ") + std::to_string(r);
+        if (!same_host(r)) away += (away.empty() ? "" : ", ") + std::to_string(r);
       }
       throw InvalidArgument(
           config.group_name + ": BATON_TRANSPORT=shm needs every rank on one host, but rank " +
@@ -115,7 +101,7 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   } else if (mode == "auto" && config.size > 1 && known) {
     if (all_here) {
       choice = Choice::kShm;
-    } else if (any_pair_shares_a_host(config)) {
+    } else if (hosts < config.size) {  // some host runs several ranks
       choice = Choice::kMixed;
     }
   }
@@ -139,7 +125,7 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
       break;
     case Choice::kMixed:
       context = transport::make_mixed_context(*config.store, config.group_key, config.rank,
-                                              config.size, host_numbers(config), shm, tcp);
+                                              config.size, host_of, shm, tcp);
       break;
     case Choice::kTcp:
       context = transport::make_tcp_context(*config.store, config.group_key, config.rank,

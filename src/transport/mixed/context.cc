@@ -6,25 +6,11 @@
 
 namespace baton::transport::mixed {
 
-namespace {
-
-std::vector<bool> same_host_as(const std::vector<int>& host_of, int rank) {
-  std::vector<bool> same(host_of.size(), false);
-  if (rank < 0 || static_cast<size_t>(rank) >= host_of.size()) return same;
-  for (size_t r = 0; r < host_of.size(); ++r) {
-    same[r] = host_of[r] == host_of[static_cast<size_t>(rank)];
-  }
-  return same;
-}
-
-}  // namespace
-
 RoutingContext::RoutingContext(std::unique_ptr<Context> shm, std::unique_ptr<Context> tcp,
                                std::vector<int> host_of)
     : shm_(std::move(shm)),
       tcp_(std::move(tcp)),
-      host_of_(std::move(host_of)),
-      same_host_(same_host_as(host_of_, tcp_ ? tcp_->rank() : -1)) {
+      host_of_(std::move(host_of)) {
   if (!shm_ || !tcp_ || shm_->rank() != tcp_->rank() || shm_->size() != tcp_->size() ||
       host_of_.size() != static_cast<size_t>(tcp_->size())) {
     throw InvalidArgument(
@@ -41,12 +27,12 @@ RoutingContext::~RoutingContext() {
 
 std::string RoutingContext::peer_transport(int peer) const {
   if (peer < 0 || peer >= size()) return "";
-  return same_host_[static_cast<size_t>(peer)] ? "shm" : "tcp";
+  return same_host(peer) ? "shm" : "tcp";
 }
 
 Context& RoutingContext::route(int peer, const Envelope& envelope) const {
   if (envelope.channel == Channel::kCollective && peer >= 0 && peer < size() &&
-      peer != rank() && same_host_[static_cast<size_t>(peer)]) {
+      peer != rank() && same_host(peer)) {
     return *shm_;
   }
   return *tcp_;  // p2p (kAnySource included), other hosts, and invalid peers (tcp reports them)

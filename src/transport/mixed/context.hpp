@@ -34,11 +34,14 @@ class RoutingContext final : public Context {
 
  private:
   Context& route(int peer, const Envelope& envelope) const;
+  // Whether group rank `peer` (in range) runs on this rank's host.
+  bool same_host(int peer) const {
+    return host_of_[static_cast<size_t>(peer)] == host_of_[static_cast<size_t>(rank())];
+  }
 
   std::unique_ptr<Context> shm_;
   std::unique_ptr<Context> tcp_;
-  const std::vector<int> host_of_;     // by group rank
-  const std::vector<bool> same_host_;  // by group rank
+  const std::vector<int> host_of_;  // by group rank
 };
 
 }  // namespace baton::transport::mixed

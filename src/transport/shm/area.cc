@@ -36,8 +36,7 @@ size_t area_bytes_for(size_t buffer_bytes) {
 }
 
 ShmArea::ShmArea(const Segment& segment, std::vector<int> members, int index, Hooks hooks)
-    : segment_(segment),
-      members_(std::move(members)),
+    : members_(std::move(members)),
       rank_(index),
       size_(static_cast<int>(members_.size())),
       buffer_bytes_(segment.area_bytes() / kAreaBuffers - kAreaHeaderBytes),
@@ -56,7 +55,7 @@ void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) 
   op_ = op;
   deadline_ = deadline;
   for (int q = 0; q < size_; ++q) {
-    if (q != rank_) hooks_.check(members_[static_cast<size_t>(q)], false);
+    if (q != rank_) hooks_.check(members_[static_cast<size_t>(q)]);
   }
 }
 
@@ -136,7 +135,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
     if (hooks_.caller_polled) {
       hooks_.caller_polled->store(now.time_since_epoch().count(), std::memory_order_relaxed);
     }
-    hooks_.check(members_[static_cast<size_t>(peer)], true);
+    hooks_.check(members_[static_cast<size_t>(peer)]);
     if (now >= spin_until) break;
   }
   // Sleep on the flag, announced in the peer's `sleepers` (see post()).
@@ -149,7 +148,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
   for (;;) {
     const uint32_t value = w.load(std::memory_order_seq_cst);
     if (reached(value, generation)) return;
-    hooks_.check(members_[static_cast<size_t>(peer)], true);
+    hooks_.check(members_[static_cast<size_t>(peer)]);
     if (Clock::now() >= deadline_) timed_out(peer, flag, generation);
     futex_wait(w, value, kSleepSlice);
   }

@@ -10,9 +10,10 @@
 // BATON_SPIN_US; then it sleeps on the flag (a futex) in 1 ms slices,
 // announcing itself in the peer's `sleepers` so that the peer's post wakes
 // it. Every few hundred polls, and on every wake, it checks the deadline and
-// the peer (ShmArea::Hooks::check: died, closed, aborted, this context failed).
-// start() checks every peer once (without the system call), so a collective
-// on a group that a peer has aborted fails even when no wait would block.
+// the peer (ShmArea::Hooks::check: died or closed as the context's progress
+// thread found it, aborted, this context failed). start() checks every peer
+// once, so a collective on a group that a peer has aborted fails even when no
+// wait would block.
 //
 // Thread safety: one collective at a time per group, on one thread (the
 // context's progress thread never touches the area).
@@ -38,10 +39,10 @@ size_t area_bytes_for(size_t buffer_bytes);
 class ShmArea final : public SharedArea {
  public:
   struct Hooks {
-    // Throws the error that ends a wait on `peer`: the peer closed or
-    // aborted, or this rank's context failed; with `liveness` also when its
-    // process died (a system call). Returns when all is well.
-    std::function<void(int peer, bool liveness)> check;
+    // Throws the error that ends a wait on `peer` (its death or close as the
+    // progress thread found it, its abort, this rank's context failing);
+    // returns when all is well. Cheap: called every few hundred polls.
+    std::function<void(int peer)> check;
     // Names collectives in errors.
     OpFormatter describe_op = nullptr;
     // Stamped (steady clock ticks) while waiting: the progress thread steps aside.
@@ -73,7 +74,6 @@ class ShmArea final : public SharedArea {
   [[noreturn]] void timed_out(int peer, Flag flag, uint64_t generation) const;
   std::string describe() const;
 
-  const Segment& segment_;
   const std::vector<int> members_;
   const int rank_;
   const int size_;

@@ -3,10 +3,7 @@
 // aside), direct reads of a peer's memory (process_vm_readv) for the
 // direct_read all_reduce, and the health checks of a wait in the shared
 // area. See transport.hpp and context.hpp.
-#include <poll.h>
 #include <sys/uio.h>
-
-#include <signal.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -81,30 +78,15 @@ std::exception_ptr ShmContext::peer_abort_error(int peer) const {
   return make_error(error_code, reason + " (rank " + std::to_string(peer) + " aborted the group)");
 }
 
-void ShmContext::check_for_caller(int peer, bool liveness) {
-  if (failed_.load(std::memory_order_acquire)) {
-    if (auto error = matcher_.context_error()) std::rethrow_exception(error);
-    throw ConnectionError("the shm transport of " + describe() + " has failed");
-  }
-  const auto state = static_cast<PeerState>(slot(peer).state.load(std::memory_order_acquire));
-  if (state == PeerState::kAborted) std::rethrow_exception(peer_abort_error(peer));
-  if (state == PeerState::kClosed) {
-    throw ConnectionError("rank " + std::to_string(peer) +
-                          " closed its connection (it shut down its transport context)");
-  }
-  if (!liveness) return;
-  const UniqueFd& pidfd = pidfds_[static_cast<size_t>(peer)];
-  bool gone = false;
-  if (pidfd.valid()) {
-    pollfd fd{pidfd.get(), POLLIN, 0};
-    gone = ::poll(&fd, 1, 0) > 0 && fd.revents != 0;
-  } else {
-    gone = ::kill(pids_[static_cast<size_t>(peer)], 0) != 0 && errno == ESRCH;
-  }
-  if (gone) {
-    throw ConnectionError("rank " + std::to_string(peer) + " (pid " +
-                          std::to_string(pids_[static_cast<size_t>(peer)]) +
-                          ") died: its process exited during a shared-memory collective");
+void ShmContext::check_for_caller(int peer) {
+  // The progress thread is the one judge of liveness (pidfds, closed slots,
+  // malformed records): its verdict on `peer` is the matcher's error for it.
+  // An abort is read straight from the peer's slot, so it ends the wait at
+  // once rather than when the progress thread next looks.
+  if (auto error = matcher_.send_error(peer)) std::rethrow_exception(error);
+  if (static_cast<PeerState>(slot(peer).state.load(std::memory_order_acquire)) ==
+      PeerState::kAborted) {
+    std::rethrow_exception(peer_abort_error(peer));
   }
 }
 

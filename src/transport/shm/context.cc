@@ -350,7 +350,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     area_ = std::make_unique<ShmArea>(
         *segment_, members_, local_[static_cast<size_t>(rank_)],
         ShmArea::Hooks{
-            .check = [this](int peer, bool liveness) { check_for_caller(peer, liveness); },
+            .check = [this](int peer) { check_for_caller(peer); },
             .describe_op = options.describe_op,
             .caller_polled = &caller_polled_});
   }
@@ -434,7 +434,6 @@ void ShmContext::abort(std::exception_ptr why) {
 }
 
 // ---------------------------------------------------------------- progress
-
 
 void ShmContext::progress_loop() {
   RankSlot& me = slot(rank_);

@@ -89,10 +89,10 @@ class ShmContext final : public Context {
   void on_peer_abort(int peer);              // progress thread
   // The error a peer's abort gives this rank: its code, its reason, "(rank N aborted the group)".
   std::exception_ptr peer_abort_error(int peer) const;
-  // For a thread waiting in the shared area: throws when `peer` closed or
-  // aborted, or this context failed, and with `liveness` when its process
-  // died (caller_access.cc).
-  void check_for_caller(int peer, bool liveness);
+  // For a thread waiting in the shared area: throws this context's error,
+  // the progress thread's verdict on `peer` (died, closed) or the peer's
+  // abort. No system call (caller_access.cc).
+  void check_for_caller(int peer);
   std::string describe() const;              // "rank 2 of group 'g'"
   bool is_peer(int rank) const { return rank != rank_ && local_[static_cast<size_t>(rank)] >= 0; }
   RankSlot& slot(int rank) const { return segment_->slot(local_[static_cast<size_t>(rank)]); }
