@@ -63,10 +63,6 @@ void all_reduce_ring(Comm& comm, Bytes data, DType dtype, ReduceOp op, const Tun
 // Recursive doubling; non-powers of two fold the extra ranks in and out.
 // all_reduce/recursive_doubling.cc. Latency-optimal: ceil(log2 p) (+2) steps.
 void all_reduce_recursive_doubling(Comm& comm, Bytes data, DType dtype, ReduceOp op);
-// all_reduce/direct_read.cc. Ranks of one host whose memory can be read
-// (Comm::can_read_all): reduce-scatter and all-gather by reading the peers'
-// buffers, 2(p-1)/p * n bytes read per rank, each byte copied once.
-void all_reduce_direct_read(Comm& comm, Bytes data, DType dtype, ReduceOp op);
 // all_reduce/shared_memory.cc. Ranks with a shared area (Comm::shared_area):
 // each rank reduces its block from the peers' copies in the area, chunk by
 // chunk; no messages, on the calling thread.

@@ -127,18 +127,6 @@ void Comm::wait_all(std::span<const Pending> pending) {
 
 void Comm::abort(std::exception_ptr why) { context_.abort(std::move(why)); }
 
-bool Comm::can_read_all() const {
-  if (size() < 2 || !members_.empty()) return false;
-  for (int p = 0; p < size(); ++p) {
-    if (p != rank() && !context_.can_read_peer(p)) return false;
-  }
-  return true;
-}
-
-void Comm::read(int peer, uint64_t address, std::span<std::byte> out) {
-  context_.read_peer(group_rank(peer), address, out);
-}
-
 void Comm::send(int peer, int64_t step, std::span<const std::byte> bytes) {
   wait(isend(peer, step, bytes), peer);
 }

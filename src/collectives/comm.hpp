@@ -66,10 +66,6 @@ class Comm {
   // Fails every pending and future request of the group's context with `why`
   // (transport::Context::abort). Does not block.
   void abort(std::exception_ptr why);
-  // Direct reads (transport.hpp): whether every peer's memory can be read,
-  // and one read. read() blocks; throws ConnectionError naming the peer.
-  bool can_read_all() const;
-  void read(int peer, uint64_t address, std::span<std::byte> out);
   // The group's shared area (transport.hpp), or nullptr: what the
   // shared_memory algorithms run on.
   transport::SharedArea* shared_area() const { return area_set_ ? area_ : context_.shared_area(); }

@@ -25,7 +25,6 @@ Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
       kind, {.bytes = bytes,
              .count = count,
              .world_size = comm.size(),
-             .direct_read = !shared && kind == OpKind::kAllReduce && comm.can_read_all(),
              .shared_memory = shared,
              .hierarchical = !shared && kind == OpKind::kAllReduce &&
                              hierarchical_helps(comm.hosts())});
@@ -62,14 +61,6 @@ Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
   switch (a) {
     case Algorithm::kRing: all_reduce_ring(comm, data, dtype, op, tuning_from_config()); break;
     case Algorithm::kRecursiveDoubling: all_reduce_recursive_doubling(comm, data, dtype, op); break;
-    case Algorithm::kDirectRead:
-      // Forced by BATON_ALGO_ALL_REDUCE where memory cannot be read: the ring.
-      if (comm.can_read_all()) {
-        all_reduce_direct_read(comm, data, dtype, op);
-      } else {
-        all_reduce_ring(comm, data, dtype, op, tuning_from_config());
-      }
-      break;
     case Algorithm::kHierarchical:
       if (hierarchical_helps(comm.hosts())) {
         all_reduce_hierarchical(comm, data, dtype, op);

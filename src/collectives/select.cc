@@ -14,7 +14,7 @@ namespace baton::collectives {
 namespace {
 
 constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kRecursiveDoubling,
-                                    Algorithm::kDirectRead, Algorithm::kSharedMemory,
+                                    Algorithm::kSharedMemory,
                                     Algorithm::kHierarchical};
 constexpr Algorithm kTree[] = {Algorithm::kBinomialTree, Algorithm::kSharedMemory};
 constexpr Algorithm kRingOrShared[] = {Algorithm::kRing, Algorithm::kSharedMemory};
@@ -60,9 +60,6 @@ Algorithm choose_all_reduce(const OpShape& shape) {
   if (shape.bytes < small || shape.count < static_cast<size_t>(std::max(1, shape.world_size))) {
     return Algorithm::kRecursiveDoubling;
   }
-  const auto direct =
-      static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_DIRECT_BYTES")));
-  if (shape.direct_read && shape.bytes >= direct) return Algorithm::kDirectRead;
   return Algorithm::kRing;
 }
 
@@ -76,7 +73,6 @@ std::string_view algorithm_name(Algorithm algorithm) {
     case Algorithm::kPairwise: return "pairwise";
     case Algorithm::kDissemination: return "dissemination";
     case Algorithm::kDirect: return "direct";
-    case Algorithm::kDirectRead: return "direct_read";
     case Algorithm::kSharedMemory: return "shared_memory";
     case Algorithm::kHierarchical: return "hierarchical";
   }

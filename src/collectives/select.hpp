@@ -7,8 +7,7 @@
 // spans hosts, some with several ranks, runs all_reduce hierarchical. Otherwise
 // all_reduce takes recursive doubling for messages below
 // BATON_ALL_REDUCE_SMALL_BYTES or with fewer elements than ranks
-// (latency-bound), direct_read from BATON_ALL_REDUCE_DIRECT_BYTES where the
-// peers' memory can be read, and the pipelined ring otherwise
+// (latency-bound), and the pipelined ring otherwise
 // (bandwidth-bound); every other collective has one algorithm. BATON_ALGO_<COLLECTIVE>
 // (BATON_ALGO_ALL_REDUCE=ring|recursive_doubling, BATON_ALGO_BROADCAST=
 // binomial_tree, ...) forces a choice for benchmarking; every rank of a
@@ -34,13 +33,12 @@ enum class Algorithm : uint8_t {
   kPairwise,
   kDissemination,
   kDirect,
-  kDirectRead,
   kSharedMemory,
   kHierarchical,
 };
 
 // "ring", "recursive_doubling", "binomial_tree", "pairwise", "dissemination",
-// "direct", "direct_read", "shared_memory", "hierarchical".
+// "direct", "shared_memory", "hierarchical".
 std::string_view algorithm_name(Algorithm algorithm);
 
 // The algorithms that can run `kind` (empty for kPointToPoint).
@@ -55,8 +53,6 @@ struct OpShape {
   size_t bytes = 0;    // bytes of one rank's buffer (all_reduce: the tensor)
   size_t count = 0;    // elements in it
   int world_size = 1;  // ranks in the group
-  // Every peer's memory can be read directly (shared memory, process_vm_readv).
-  bool direct_read = false;
   // The group has a shared area (transport::Context::shared_area).
   bool shared_memory = false;
   // The group spans hosts and some host has several ranks (hierarchical_helps).

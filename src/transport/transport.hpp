@@ -150,19 +150,6 @@ class Context {
   virtual bool drives_progress() const { return false; }
   virtual bool progress(int /*peer*/) { return false; }
 
-  // Direct reads (shared memory with process_vm_readv permitted): whether
-  // this rank may copy bytes straight out of `peer`'s address space, and the
-  // copy itself. The collective layer uses it only after the peer has sent
-  // the address, and keeps the peer's buffer alive with its own messages.
-  // read_peer blocks until `out` is full; throws ConnectionError naming the
-  // peer when the read fails (the peer died), UnsupportedError where
-  // can_read_peer is false.
-  virtual bool can_read_peer(int /*peer*/) const { return false; }
-  virtual void read_peer(int peer, uint64_t /*address*/, std::span<std::byte> /*out*/) {
-    throw UnsupportedError(name() + " transport cannot read rank " + std::to_string(peer) +
-                           "'s memory");
-  }
-
   // The group's shared area (see SharedArea), or nullptr where the ranks
   // share no memory (tcp, a group spread over hosts) or it is turned off
   // (BATON_SHM_AREA_BYTES=0). Every rank of a group gets the same answer.

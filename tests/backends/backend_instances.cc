@@ -10,13 +10,6 @@ BATON_INSTANTIATE_BACKEND_SUITE(NativeTcp, {.name = "native_tcp",
 BATON_INSTANTIATE_BACKEND_SUITE(NativeShm, {.name = "native_shm",
                                             .backend = "native",
                                             .env = {{"BATON_TRANSPORT", "shm"}}});
-// Every all_reduce through the direct-read algorithm, whatever its size.
-BATON_INSTANTIATE_BACKEND_SUITE(NativeShmDirectRead,
-                                {.name = "native_shm_direct_read",
-                                 .backend = "native",
-                                 .env = {{"BATON_TRANSPORT", "shm"},
-                                         {"BATON_ALGO_ALL_REDUCE", "direct_read"}}});
-
 // The shared area off: every collective by messages through the shm rings.
 BATON_INSTANTIATE_BACKEND_SUITE(NativeShmMessages,
                                 {.name = "native_shm_messages",

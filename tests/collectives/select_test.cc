@@ -51,26 +51,11 @@ TEST_F(SelectTest, AllReduceTakesRecursiveDoublingForSmallAndRingForLarge) {
             Algorithm::kRecursiveDoubling);
 }
 
-TEST_F(SelectTest, AllReduceReadsPeersDirectlyFromOneMiBWhereMemoryIsReadable) {
-  const OpShape large{.bytes = 1 << 20, .count = 1 << 18, .world_size = 3, .direct_read = true};
-  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, large), Algorithm::kDirectRead);
-  OpShape unreadable = large;
-  unreadable.direct_read = false;  // tcp, or process_vm_readv not permitted
-  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, unreadable), Algorithm::kRing);
-  OpShape below = large;
-  below.bytes = (1 << 20) - 4;
-  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, below), Algorithm::kRing);
-  ScopedEnv threshold("BATON_ALL_REDUCE_DIRECT_BYTES", "65536");
-  below.bytes = 65536;
-  EXPECT_EQ(select_algorithm(OpKind::kAllReduce, below), Algorithm::kDirectRead);
-}
-
 TEST_F(SelectTest, GroupsWithASharedAreaRunEverySpecialisedCollectiveInSharedMemory) {
   for (const size_t bytes : {size_t{0}, size_t{8}, size_t{64} << 20}) {
     const OpShape shape{.bytes = bytes,
                         .count = bytes / 4,
                         .world_size = 4,
-                        .direct_read = true,
                         .shared_memory = true};
     for (OpKind kind : {OpKind::kAllReduce, OpKind::kBroadcast, OpKind::kReduce,
                         OpKind::kAllGather, OpKind::kReduceScatter, OpKind::kBarrier}) {

@@ -62,8 +62,6 @@ class ShmContext final : public Context {
   void abort(std::exception_ptr why) override;
   bool drives_progress() const override { return true; }
   bool progress(int peer) override;
-  bool can_read_peer(int peer) const override;
-  void read_peer(int peer, uint64_t address, std::span<std::byte> out) override;
   // The area is the segment's: the whole group's only when the segment is.
   SharedArea* shared_area() override {
     return static_cast<int>(members_.size()) == size_ ? area_.get() : nullptr;
