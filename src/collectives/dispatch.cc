@@ -21,13 +21,21 @@ size_t positive(std::string_view variable) {
 
 Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
   const bool shared = comm.shared_area() != nullptr;
-  const Algorithm algorithm = select_algorithm(
+  Algorithm algorithm = select_algorithm(
       kind, {.bytes = bytes,
              .count = count,
              .world_size = comm.size(),
              .shared_memory = shared,
              .hierarchical = !shared && kind == OpKind::kAllReduce &&
                              hierarchical_helps(comm.hosts())});
+  // An algorithm forced (BATON_ALGO_*) where the group cannot run it
+  // (shared_memory without a shared area, hierarchical without hosts to
+  // group) gives way to the collective's message algorithm; every rank of
+  // the group decides alike.
+  if ((algorithm == Algorithm::kSharedMemory && !shared) ||
+      (algorithm == Algorithm::kHierarchical && !hierarchical_helps(comm.hosts()))) {
+    algorithm = algorithms_for(kind).front();
+  }
   BATON_LOG_DEBUG(log::Subsys::kColl)
       << comm.describe() << " on rank " << comm.rank() << " of " << comm.size() << ": "
       << algorithm_name(algorithm) << ", " << bytes << " bytes";
@@ -43,11 +51,6 @@ size_t elements(size_t bytes, DType dtype) {
   return bytes / element_size(dtype);
 }
 
-// shared_memory forced (BATON_ALGO_*) where the group has no shared area
-// runs `fallback` instead; every rank of the group decides alike.
-Algorithm usable(const Comm& comm, Algorithm chosen, Algorithm fallback) {
-  return chosen == Algorithm::kSharedMemory && comm.shared_area() == nullptr ? fallback : chosen;
-}
 
 }  // namespace
 
@@ -61,28 +64,15 @@ Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
   switch (a) {
     case Algorithm::kRing: all_reduce_ring(comm, data, dtype, op, tuning_from_config()); break;
     case Algorithm::kRecursiveDoubling: all_reduce_recursive_doubling(comm, data, dtype, op); break;
-    case Algorithm::kHierarchical:
-      if (hierarchical_helps(comm.hosts())) {
-        all_reduce_hierarchical(comm, data, dtype, op);
-      } else {
-        all_reduce_ring(comm, data, dtype, op, tuning_from_config());
-      }
-      break;
-    case Algorithm::kSharedMemory:
-      if (comm.shared_area() != nullptr) {
-        all_reduce_shared_memory(comm, data, dtype, op);
-      } else {
-        all_reduce_ring(comm, data, dtype, op, tuning_from_config());
-      }
-      break;
+    case Algorithm::kHierarchical: all_reduce_hierarchical(comm, data, dtype, op); break;
+    case Algorithm::kSharedMemory: all_reduce_shared_memory(comm, data, dtype, op); break;
     default: unreachable(comm, a);
   }
   return a;
 }
 
 Algorithm run_broadcast(Comm& comm, Bytes data, int root) {
-  const Algorithm a = usable(comm, choose(comm, OpKind::kBroadcast, data.size(), data.size()),
-                             Algorithm::kBinomialTree);
+  const Algorithm a = choose(comm, OpKind::kBroadcast, data.size(), data.size());
   if (a == Algorithm::kSharedMemory) {
     broadcast_shared_memory(comm, data, root);
   } else if (a == Algorithm::kBinomialTree) {
@@ -94,9 +84,7 @@ Algorithm run_broadcast(Comm& comm, Bytes data, int root) {
 }
 
 Algorithm run_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root) {
-  const Algorithm a =
-      usable(comm, choose(comm, OpKind::kReduce, data.size(), elements(data.size(), dtype)),
-             Algorithm::kBinomialTree);
+  const Algorithm a = choose(comm, OpKind::kReduce, data.size(), elements(data.size(), dtype));
   if (a == Algorithm::kSharedMemory) {
     reduce_shared_memory(comm, data, dtype, op, root);
   } else if (a == Algorithm::kBinomialTree) {
@@ -108,8 +96,7 @@ Algorithm run_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root)
 }
 
 Algorithm run_all_gather(Comm& comm, ConstBytes input, std::span<const Bytes> outputs) {
-  const Algorithm a = usable(comm, choose(comm, OpKind::kAllGather, input.size(), input.size()),
-                             Algorithm::kRing);
+  const Algorithm a = choose(comm, OpKind::kAllGather, input.size(), input.size());
   if (a == Algorithm::kSharedMemory) {
     all_gather_shared_memory(comm, input, outputs);
   } else if (a == Algorithm::kRing) {
@@ -136,9 +123,8 @@ Algorithm run_scatter(Comm& comm, std::span<const ConstBytes> inputs, Bytes outp
 
 Algorithm run_reduce_scatter(Comm& comm, std::span<const ConstBytes> inputs, Bytes output,
                              DType dtype, ReduceOp op) {
-  const Algorithm a = usable(
-      comm, choose(comm, OpKind::kReduceScatter, output.size(), elements(output.size(), dtype)),
-      Algorithm::kRing);
+  const Algorithm a =
+      choose(comm, OpKind::kReduceScatter, output.size(), elements(output.size(), dtype));
   if (a == Algorithm::kSharedMemory) {
     reduce_scatter_shared_memory(comm, inputs, output, dtype, op);
   } else if (a == Algorithm::kRing) {
@@ -160,8 +146,7 @@ Algorithm run_all_to_all(Comm& comm, std::span<const ConstBytes> inputs,
 }
 
 Algorithm run_barrier(Comm& comm) {
-  const Algorithm a =
-      usable(comm, choose(comm, OpKind::kBarrier, 0, 0), Algorithm::kDissemination);
+  const Algorithm a = choose(comm, OpKind::kBarrier, 0, 0);
   if (a == Algorithm::kSharedMemory) {
     barrier_shared_memory(comm);
   } else if (a == Algorithm::kDissemination) {
