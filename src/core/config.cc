@@ -19,6 +19,7 @@ constexpr Tunable kTunables[] = {
     {"BATON_MPI_CALLER_THREAD", "1", "mpi backend: 1 runs a blocking collective of at most 64 KiB on the calling thread when MPI provides MPI_THREAD_MULTIPLE and nothing else of its group is in flight; 0 sends every operation through the MPI engine thread"},
     {"BATON_JOB_ID", "", "Identifies one job; set by baton-run and spawn, checked by FileStore and connection handshakes"},
     {"BATON_HOST_ID", "", "Overrides the host identity (hostname + boot id) by which ranks find peers on their host: equal values share memory; for tests (network namespaces) and containers"},
+    {"BATON_SOCKET_IFNAME", "", "Network interfaces TCP (store, rendezvous address, transport) binds and publishes: prefixes 'eth,ib', exact '=eth0', exclusions '^docker,lo' (as NCCL_SOCKET_IFNAME); unset: the route to the store (env://, tcp://) or the first non-loopback interface (file://)"},
     {"BATON_AGENT_STORE", "0", "1: a launcher already serves the TcpStore at MASTER_ADDR:MASTER_PORT, so rank 0 connects to it as a client instead of serving it"},
     {"BATON_STORE_MAX_VALUE_BYTES", "67108864", "Largest value (bytes) a TcpStore server accepts and a client reads; a longer frame closes the connection"},
     {"BATON_UNEXPECTED_BYTES", "268435456", "Bytes of early messages (arrived before their receive was posted) a transport buffers per group; beyond it, it stops reading from the sending peer until receives are posted"},
