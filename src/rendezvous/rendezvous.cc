@@ -4,6 +4,7 @@
 #include "baton/error.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "rendezvous/address.hpp"
 #include "rendezvous/env.hpp"
 #include "rendezvous/init_method.hpp"
 #include "rendezvous/join.hpp"
@@ -33,6 +34,32 @@ std::chrono::milliseconds effective_timeout(std::chrono::milliseconds requested)
   return requested.count() > 0 ? requested : config::get_duration("BATON_TIMEOUT");
 }
 
+// Whether BATON_AGENT_STORE=1 covers this init method. The launcher serves
+// the store at MASTER_ADDR:MASTER_PORT: env:// meets it there, and so does a
+// tcp:// URL that names that address (the same port, and the same host or a
+// name that resolves to the same address). Any other tcp:// address is the
+// program's own, which its rank 0 serves as usual. Without MASTER_ADDR and
+// MASTER_PORT the flag can only mean the tcp:// address itself.
+bool launcher_serves(const InitMethod& method, Clock::time_point deadline) {
+  if (!config::get_bool("BATON_AGENT_STORE")) return false;
+  if (method.scheme == Scheme::kEnv) return true;
+  if (method.scheme != Scheme::kTcp) return false;
+  if (!config::env("MASTER_ADDR") || !config::env("MASTER_PORT")) return true;
+  const MasterAddress agent = master_address_from_env();
+  if (agent.port != method.port) return false;
+  if (agent.host == method.host) return true;
+  const auto ours = resolve_before(method.host, method.port, deadline,
+                                   "init_method '" + method.url + "'");
+  const auto theirs = resolve_before(agent.host, agent.port, deadline,
+                                     "MASTER_ADDR='" + agent.host + "'");
+  for (const net::SocketAddress& a : ours) {
+    for (const net::SocketAddress& b : theirs) {
+      if (a.to_string() == b.to_string()) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result rendezvous(const Request& request) {
@@ -55,7 +82,6 @@ Result rendezvous(const Request& request) {
   }
   std::optional<MasterAddress> master;
   if (!request.store && method.scheme == Scheme::kEnv) master = master_address_from_env();
-  const bool agent_store = config::get_bool("BATON_AGENT_STORE");
   const std::string job_id = config::get_string("BATON_JOB_ID");
 
   StoreConnection connection;
@@ -63,7 +89,7 @@ Result rendezvous(const Request& request) {
     connection.store = request.store;
     connection.description = "the given store";
   } else {
-    const bool serve = place.rank == 0 && !agent_store;
+    const bool serve = place.rank == 0 && !launcher_serves(method, deadline);
     switch (method.scheme) {
       case Scheme::kEnv:
         connection = open_tcp_store(

@@ -14,8 +14,10 @@
 //
 // For the TCP forms rank 0 serves the store in this process (bound to the
 // address the host name resolves to, never every interface), unless
-// BATON_AGENT_STORE=1 says a launcher already serves it there; everyone else
-// connects, retrying until the timeout. docs/rendezvous.md describes the
+// BATON_AGENT_STORE=1 says a launcher already serves it there: for env://
+// always, for tcp:// only when the URL names MASTER_ADDR:MASTER_PORT, the
+// launcher's address (or MASTER_* are unset); everyone else connects,
+// retrying until the timeout. docs/rendezvous.md describes the
 // variables, the key layout in the store and every error.
 //
 // Thread safety: rendezvous() may run on several threads at once (ranks as

@@ -13,16 +13,36 @@
 //       signal:SIG   SIGUSR1 makes the rank kill itself with signal number SIG
 //       ignore-term  SIGTERM is ignored
 //       count-int    each SIGINT prints "rank R got SIGINT" (and does not exit)
+//   fixture_rank init URL         init_process_group(URL) with RANK and WORLD_SIZE passed
+//                                 explicitly (URL "launcher": tcp://MASTER_ADDR:MASTER_PORT,
+//                                 "localhost": tcp://localhost:MASTER_PORT), all_reduce
+//                                 rank+1, print "init ok rank=R sum=S"
+//   fixture_rank race FIRST DIR   print "ready rank=R pid=P"; then rank 0 exits with code 3
+//                                 and rank 1 kills itself with SIGKILL, one after the
+//                                 other: FIRST "exit" or "signal" says which goes first,
+//                                 the second waits until the first has exited (its pid
+//                                 in DIR/first), then 20 ms; other ranks wait to be stopped
+//   fixture_rank restart GOOD     print "attempt A rank R pid=P torchelastic=T max=M port=Q"
+//                                 (BATON_RESTART_COUNT, TORCHELASTIC_*, MASTER_PORT); in
+//                                 attempts before GOOD the last rank kills itself with
+//                                 SIGKILL at once while the others block in rendezvous;
+//                                 else init_process_group (env://), all_reduce rank+1,
+//                                 print "attempt A rank R sum=S"
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <thread>
 
-#include "baton/tcp_store.hpp"
+#include "baton/baton.hpp"
 
 namespace {
 
@@ -124,9 +144,96 @@ int wait_for_signals(int argc, char** argv) {
   while (true) ::pause();
 }
 
+int env_int(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::atoi(value) : -1;
+}
+
+// all_reduce of rank+1 over the default group: W(W+1)/2 on every rank.
+int64_t sum_of_ranks() {
+  baton::Tensor t = baton::Tensor::full({1}, g_rank + 1, baton::DType::Int64);
+  baton::all_reduce(t);
+  return t.data<int64_t>()[0];
+}
+
+int init_with(std::string url) {
+  const std::string port = std::getenv("MASTER_PORT");
+  if (url == "launcher") url = std::string("tcp://") + std::getenv("MASTER_ADDR") + ":" + port;
+  if (url == "localhost") url = "tcp://localhost:" + port;
+  baton::init_process_group({.init_method = url,
+                             .rank = g_rank,
+                             .world_size = env_int("WORLD_SIZE"),
+                             .timeout = std::chrono::seconds(10)});
+  const int64_t sum = sum_of_ranks();
+  baton::destroy_process_group();
+  std::printf("init ok rank=%d sum=%lld\n", g_rank, static_cast<long long>(sum));
+  return 0;
+}
+
+// Blocks until process `pid` has exited (or is gone already).
+void wait_for_exit(pid_t pid) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return;  // reaped already
+  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+  while (::poll(&p, 1, -1) < 0) {
+  }
+  ::close(fd);
+}
+
+int race(const std::string& first, const std::string& dir) {
+  std::printf("ready rank=%d pid=%d\n", g_rank, static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  const bool exit_first = first == "exit";
+  const int leader = exit_first ? 0 : 1;
+  auto finish = [&] {
+    if (g_rank == 0) ::_exit(3);
+    ::raise(SIGKILL);
+  };
+  const std::string marker = dir + "/first";
+  if (g_rank == leader) {
+    std::ofstream(marker + ".tmp") << ::getpid() << "\n";
+    std::rename((marker + ".tmp").c_str(), marker.c_str());
+    finish();
+  } else if (g_rank == 1 - leader) {
+    pid_t pid = 0;
+    while (!(std::ifstream(marker) >> pid))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    wait_for_exit(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    finish();
+  }
+  while (true) ::pause();
+}
+
+int restart(int good_attempt) {
+  const int attempt = env_int("BATON_RESTART_COUNT");
+  const int world_size = env_int("WORLD_SIZE");
+  std::printf("attempt %d rank %d pid=%d torchelastic=%d max=%d port=%s\n", attempt, g_rank,
+              static_cast<int>(::getpid()), env_int("TORCHELASTIC_RESTART_COUNT"),
+              env_int("TORCHELASTIC_MAX_RESTARTS"), std::getenv("MASTER_PORT"));
+  std::fflush(stdout);
+  if (attempt < good_attempt && g_rank == world_size - 1) ::raise(SIGKILL);
+  baton::init_process_group({.timeout = std::chrono::seconds(20)});
+  const int64_t sum = sum_of_ranks();
+  baton::destroy_process_group();
+  std::printf("attempt %d rank %d sum=%lld\n", attempt, g_rank, static_cast<long long>(sum));
+  return 0;
+}
+
 }  // namespace
 
+int dispatch(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fixture_rank: rank %d: %s\n", g_rank, e.what());
+    return 1;
+  }
+}
+
+int dispatch(int argc, char** argv) {
   const char* rank = std::getenv("RANK");
   g_rank = rank != nullptr ? std::atoi(rank) : -1;
   const std::string mode = argc > 1 ? argv[1] : "";
@@ -139,6 +246,9 @@ int main(int argc, char** argv) {
   if (mode == "store") return meet_in_store();
   if (mode == "big" && argc > 2) return print_big(std::atol(argv[2]));
   if (mode == "wait") return wait_for_signals(argc, argv);
+  if (mode == "init" && argc > 2) return init_with(argv[2]);
+  if (mode == "race" && argc > 3) return race(argv[2], argv[3]);
+  if (mode == "restart" && argc > 2) return restart(std::atoi(argv[2]));
   std::fprintf(stderr, "fixture_rank: unknown mode '%s'\n", mode.c_str());
   return 2;
 }
