@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -29,6 +30,14 @@ constexpr std::chrono::milliseconds kLinger{200};
 // At most this much is read from one stream when its rank exits, before the
 // exit is reported (bounded in case a leftover process keeps writing).
 constexpr size_t kDrainLimit = size_t{4} * 1024 * 1024;
+// After the first failure, how long exits are collected before the culprit is
+// chosen and the others are stopped: a survivor that exits on its own error a
+// moment after its peer was killed must not be blamed for the kill.
+constexpr std::chrono::milliseconds kSettleTime{250};
+
+std::string format_millis(Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
 
 std::string format_seconds(std::chrono::milliseconds d) {
   char text[32];
@@ -108,6 +117,19 @@ struct Stream {
   int dest;
 };
 
+// A rank that failed on its own (before the launcher stopped the job).
+struct Failure {
+  RankOutcome outcome;
+  Clock::time_point at;
+};
+
+// Signal deaths first (a killed rank is a cause; a rank exiting non-zero is
+// often its peers' victim), then in the order the exits were seen.
+bool blame_first(const Failure& a, const Failure& b) {
+  if (a.outcome.status.signaled != b.outcome.status.signaled) return a.outcome.status.signaled;
+  return a.at < b.at;
+}
+
 struct Rank {
   RankOutcome outcome;
   ChildProcess process;
@@ -146,6 +168,8 @@ class Job {
   bool read_stream(Stream& stream, bool drain);
   void close_stream(std::unique_ptr<Stream>& stream);
   void on_exit(Rank& rank);
+  // Chooses the culprit among the failures collected, reports them and stops the job.
+  void settle_failures();
   void on_signal(int sig);
   void kill_and_reap_all();
 
@@ -158,6 +182,8 @@ class Job {
 
   JobEnd end_ = JobEnd::kSucceeded;
   std::optional<RankOutcome> failed_;
+  std::vector<Failure> failures_;                  // seen before stopping, in order
+  std::optional<Clock::time_point> settle_until_;  // while failures_ are being collected
   int signal_ = 0;
   bool stopping_ = false;
   bool killed_ = false;
@@ -311,17 +337,36 @@ void Job::on_exit(Rank& rank) {
   BATON_LOG_INFO(log::Subsys::kLaunch)
       << describe_rank(rank.outcome) << " " << rank.outcome.status.describe();
   if (stopping_ || rank.outcome.status.success()) return;
+  const auto now = Clock::now();
+  failures_.push_back({rank.outcome, now});
+  if (!settle_until_) settle_until_ = now + kSettleTime;
+  if (running_count() == 0) settle_failures();
+}
+
+void Job::settle_failures() {
+  settle_until_.reset();
+  std::vector<Failure> order = failures_;
+  std::stable_sort(order.begin(), order.end(), blame_first);
+  const Failure& culprit = order.front();
   end_ = JobEnd::kRankFailed;
-  failed_ = rank.outcome;
+  failed_ = culprit.outcome;
   const size_t others = running_count();
-  say(describe_rank(rank.outcome) + " " + rank.outcome.status.describe() + "; " +
+  say(describe_rank(culprit.outcome) + " " + culprit.outcome.status.describe() + "; " +
       (others == 0
            ? std::string("no other ranks are running")
            : "stopping " + std::to_string(others) + " other" + (others == 1 ? " rank" : " ranks")));
+  for (size_t i = 1; i < order.size(); ++i) {
+    const Failure& f = order[i];
+    const bool before = f.at < culprit.at;
+    say("also: " + describe_rank(f.outcome) + " " + f.outcome.status.describe() + ", " +
+        format_millis(before ? culprit.at - f.at : f.at - culprit.at) +
+        (before ? " before " : " after ") + "rank " + std::to_string(culprit.outcome.rank));
+  }
   begin_stop(SIGTERM);
 }
 
 void Job::on_signal(int sig) {
+  if (settle_until_) settle_failures();  // the failure came first
   const size_t running = running_count();
   if (!stopping_) {
     end_ = JobEnd::kInterrupted;
@@ -352,7 +397,8 @@ JobResult Job::wait() {
       if (!linger_until) linger_until = now + kLinger;
       if (now >= *linger_until) break;
     }
-    if (deadline && !stopping_ && now >= *deadline) {
+    if (settle_until_ && now >= *settle_until_) settle_failures();
+    if (deadline && !stopping_ && !settle_until_ && now >= *deadline) {
       end_ = JobEnd::kTimedOut;
       say("job still running after " + format_seconds(options_.timeout) +
           " (its timeout); stopping " + plural_ranks(running_count()));
@@ -363,6 +409,7 @@ JobResult Job::wait() {
     // Sleep until something happens or the next deadline.
     std::optional<Clock::time_point> wake;
     auto consider = [&](Clock::time_point t) { wake = wake ? std::min(*wake, t) : t; };
+    if (settle_until_) consider(*settle_until_);
     if (stopping_ && !killed_) consider(kill_at_);
     if (deadline && !stopping_) consider(*deadline);
     if (linger_until) consider(*linger_until);

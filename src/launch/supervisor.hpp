@@ -10,9 +10,16 @@
 // launcher's stdout and stderr.
 //
 // Failure: exits are seen at once through pidfds. When a rank exits non-zero
-// or is killed by a signal, the launcher prints "<name>: rank 2 (local rank 2,
-// pid 1234) exited with code 3; stopping 3 other ranks" on err_fd, sends
-// SIGTERM to the others and SIGKILL to any still running grace_period later.
+// or is killed by a signal, the launcher collects the failures of the next
+// 250 ms (nothing is signalled meanwhile, so each of them is the job's own),
+// then blames one: a rank killed by a signal before one that exited non-zero
+// (a survivor that exits on the error its dead peer caused is a victim), each
+// kind by the time its exit was seen. It prints "<name>: rank 2 (local rank 2,
+// pid 1234) was killed by SIGKILL (Killed); stopping 2 other ranks" on err_fd,
+// then "<name>: also: rank 0 (...) exited with code 3, 1 ms before rank 2" for
+// each other failure, sends SIGTERM to the ranks still running and SIGKILL to
+// any still running grace_period later. The result's exit code is the
+// culprit's.
 // With handle_signals, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the
 // launcher are forwarded to every rank the same way; a second one sends
 // SIGKILL at once. run_job returns only when every rank has been reaped.
@@ -73,7 +80,7 @@ struct JobResult {
   JobEnd end = JobEnd::kSucceeded;
   int exit_code = 0;  // 0; the failed rank's code or 128 + signal; 128 + the signal received; 124
   std::vector<RankOutcome> ranks;     // in the order of the specs
-  std::optional<RankOutcome> failed;  // kRankFailed: the rank that failed first
+  std::optional<RankOutcome> failed;  // kRankFailed: the culprit (see "Failure" above)
   int signal = 0;                     // kInterrupted: the signal the launcher received
   std::string
       reason;  // one line: "rank 2 (local rank 2, pid 1234) exited with code 3"; "" on success

@@ -28,17 +28,8 @@ std::vector<std::string> baton_run(std::vector<std::string> args) {
   return args;
 }
 
-// Every pid in "ready rank=R pid=P" lines, in rank order.
 std::vector<int> rank_pids(const Command& cmd, int nranks) {
-  std::vector<int> pids(static_cast<size_t>(nranks), -1);
-  std::istringstream lines(cmd.out());
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, std::regex(R"(ready rank=(\d+) pid=(\d+))"))) {
-      pids.at(std::stoul(m[1])) = std::stoi(m[2]);
-    }
-  }
-  return pids;
+  return ready_pids(cmd.out(), nranks);
 }
 
 void expect_all_gone(const std::vector<int>& pids) {

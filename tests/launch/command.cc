@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -147,6 +148,17 @@ std::vector<int> numbers_after(std::string_view text, std::string_view key) {
     result.push_back(std::atoi(std::string(text.substr(at + key.size(), 12)).c_str()));
   }
   return result;
+}
+
+std::vector<int> ready_pids(const std::string& text, int nranks) {
+  std::vector<int> pids(static_cast<size_t>(nranks), -1);
+  std::istringstream lines(text);
+  const std::regex ready(R"(ready rank=(\d+) pid=(\d+))");
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, ready)) pids.at(std::stoul(m[1])) = std::stoi(m[2]);
+  }
+  return pids;
 }
 
 }  // namespace baton::testing

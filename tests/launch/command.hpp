@@ -69,4 +69,8 @@ size_t count_of(std::string_view text, std::string_view needle);
 // The numbers that follow `key` ("pid=") in text, in order.
 std::vector<int> numbers_after(std::string_view text, std::string_view key);
 
+// The pid of each rank 0 .. nranks-1 in the "ready rank=R pid=P" lines of text
+// (fixture_rank's), -1 for a rank without one.
+std::vector<int> ready_pids(const std::string& text, int nranks);
+
 }  // namespace baton::testing
