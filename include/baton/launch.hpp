@@ -9,13 +9,17 @@
 //
 // spawn forks nprocs copies of the calling process. In each, RANK,
 // LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK (0), GROUP_WORLD_SIZE
-// (1), MASTER_ADDR, MASTER_PORT, BATON_JOB_ID and BATON_AGENT_STORE (0: rank
-// 0 serves the store) are set in the environment, then fn(rank, nprocs) runs
+// (1), MASTER_ADDR, MASTER_PORT, BATON_JOB_ID, BATON_AGENT_STORE (0: rank
+// 0 serves the store) and the restart counts (TORCHELASTIC_RESTART_COUNT,
+// BATON_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS: 0, spawn never restarts)
+// are set in the environment, then fn(rank, nprocs) runs
 // and the process exits 0. An exception escaping fn
 // is printed on stderr with the rank ("baton::spawn: rank 2 of 4 failed:
 // ...") and the process exits 1. When any rank fails, the others get SIGTERM,
 // then SIGKILL after the grace period, and spawn throws SpawnError naming the
-// rank that failed first and its exit code or signal. The same supervisor
+// rank that caused the failure (of the ranks failing within 250 ms of the
+// first, one killed by a signal before one that exited non-zero) and its exit
+// code or signal. The same supervisor
 // runs the ranks of the baton-run launcher (docs/launch.md).
 //
 // Processes: the children are forks, not fresh programs (Python's "fork"
@@ -50,7 +54,7 @@ class SpawnError : public Error {
  public:
   SpawnError(const std::string& message, int rank, int exit_code, int signal)
       : Error(ErrorCode::kIo, message), rank_(rank), exit_code_(exit_code), signal_(signal) {}
-  int rank() const noexcept { return rank_; }            // the rank that failed first
+  int rank() const noexcept { return rank_; }            // the rank that caused the failure
   int exit_code() const noexcept { return exit_code_; }  // its exit code; -1 if killed by a signal
   int signal() const noexcept { return signal_; }  // the signal that killed it; 0 if it exited
 

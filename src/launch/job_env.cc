@@ -36,6 +36,13 @@ void validate(const JobLayout& layout) {
   }
   if (layout.master_addr.empty()) fail("master_addr is empty");
   if (layout.job_id.empty()) fail("job_id is empty");
+  if (layout.max_restarts < 0) {
+    fail("max_restarts must be at least 0, got " + std::to_string(layout.max_restarts));
+  }
+  if (layout.restart_count < 0 || layout.restart_count > layout.max_restarts) {
+    fail("restart_count must be in [0, " + std::to_string(layout.max_restarts) + "], got " +
+         std::to_string(layout.restart_count));
+  }
 }
 
 EnvList rank_environment(const JobLayout& layout, int local_rank) {
@@ -50,6 +57,9 @@ EnvList rank_environment(const JobLayout& layout, int local_rank) {
       {"MASTER_PORT", std::to_string(layout.master_port)},
       {"BATON_JOB_ID", layout.job_id},
       {"BATON_AGENT_STORE", layout.agent_store ? "1" : "0"},
+      {"TORCHELASTIC_RESTART_COUNT", std::to_string(layout.restart_count)},
+      {"TORCHELASTIC_MAX_RESTARTS", std::to_string(layout.max_restarts)},
+      {"BATON_RESTART_COUNT", std::to_string(layout.restart_count)},
   };
 }
 

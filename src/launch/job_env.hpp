@@ -6,9 +6,12 @@
 // rank gets the variables that env:// rendezvous reads (RANK, WORLD_SIZE,
 // MASTER_ADDR, MASTER_PORT), the ones torchrun also sets (LOCAL_RANK,
 // LOCAL_WORLD_SIZE, GROUP_RANK, GROUP_WORLD_SIZE), BATON_JOB_ID, the same
-// for every rank of the job, and BATON_AGENT_STORE (1 when the launcher
-// serves the store, so that rank 0 connects to it instead of serving it; 0
-// otherwise, so that a value inherited from an outer job never leaks in).
+// for every rank of the job, BATON_AGENT_STORE (1 when the launcher serves
+// the store, so that rank 0 connects to it instead of serving it; 0
+// otherwise, so that a value inherited from an outer job never leaks in), and
+// the restart count of this attempt as torchrun names it
+// (TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS) and as Baton does
+// (BATON_RESTART_COUNT); 0 and 0 when nothing restarts.
 //
 // Thread safety: free functions and a value type; safe from any thread.
 #pragma once
@@ -30,13 +33,16 @@ struct JobLayout {
   int master_port = 29500;
   std::string job_id;
   bool agent_store = false;  // the launcher serves the job's TcpStore at MASTER_ADDR:MASTER_PORT
+  int restart_count = 0;     // this attempt: 0 for the first start, n after n restarts
+  int max_restarts = 0;      // restarts allowed after a failure (baton-run --max-restarts)
 
   int world_size() const { return nnodes * nproc_per_node; }
   int global_rank(int local_rank) const { return node_rank * nproc_per_node + local_rank; }
 };
 
 // Checks the layout (counts >= 1, node_rank in range, port in 1..65535, a
-// master address and a job id); throws InvalidArgument naming the field.
+// master address, a job id, 0 <= restart_count <= max_restarts); throws
+// InvalidArgument naming the field.
 void validate(const JobLayout& layout);
 
 // The variables set for the rank with this local rank, in a fixed order.

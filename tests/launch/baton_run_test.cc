@@ -402,7 +402,7 @@ TEST(BatonRun, BadCommandLinesGiveClearErrors) {
       {{}, 2, "no program given"},
       {{"--nproc-per-node", "2"}, 2, "no program given"},
       {{"--bogus", "true"}, 2, "unknown option '--bogus'"},
-      {{"--max-restarts", "3", "true"}, 2, "does not restart"},
+      {{"--max-restarts", "-1", "true"}, 2, "--max-restarts must be between 0 and"},
       {{"--nnodes", "2", "--node-rank", "2", "--master-addr", "h", "true"},
        2,
        "--node-rank must be in [0, 1]"},
@@ -432,10 +432,11 @@ TEST(BatonRun, HelpSpeaksTorchrun) {
   Command cmd(baton_run({"--help"}));
   ASSERT_TRUE(cmd.wait(20s));
   EXPECT_EQ(cmd.exit_code(), 0);
-  for (const char* text : {"Usage: baton-run [OPTIONS] PROGRAM [ARGS...]", "torchrun",
-                           "--nproc-per-node,--nproc_per_node", "--nnodes", "--node-rank",
-                           "--master-addr", "--master-port", "--standalone", "--grace-period",
-                           "--no-prefix", "LOCAL_WORLD_SIZE", "BATON_JOB_ID"}) {
+  for (const char* text :
+       {"Usage: baton-run [OPTIONS] PROGRAM [ARGS...]", "torchrun",
+        "--nproc-per-node,--nproc_per_node", "--nnodes", "--node-rank", "--master-addr",
+        "--master-port", "--standalone", "--grace-period", "--no-prefix", "--max-restarts",
+        "LOCAL_WORLD_SIZE", "BATON_JOB_ID", "TORCHELASTIC_RESTART_COUNT", "BATON_RESTART_COUNT"}) {
     EXPECT_NE(cmd.out().find(text), std::string::npos) << "missing: " << text;
   }
 }

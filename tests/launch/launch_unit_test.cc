@@ -75,8 +75,28 @@ TEST(JobLayout, EnvironmentOfARankOnTheSecondNode) {
                             {"MASTER_ADDR", "10.0.0.1"},
                             {"MASTER_PORT", "1234"},
                             {"BATON_JOB_ID", "abc"},
-                            {"BATON_AGENT_STORE", "0"}};
+                            {"BATON_AGENT_STORE", "0"},
+                            {"TORCHELASTIC_RESTART_COUNT", "0"},
+                            {"TORCHELASTIC_MAX_RESTARTS", "0"},
+                            {"BATON_RESTART_COUNT", "0"}};
   EXPECT_EQ(env, expected);
+}
+
+TEST(JobLayout, EnvironmentOfARestartedAttempt) {
+  const JobLayout layout{
+      .job_id = "abc", .agent_store = true, .restart_count = 2, .max_restarts = 3};
+  validate(layout);
+  const EnvList env = rank_environment(layout, 0);
+  auto value = [&](const std::string& name) {
+    for (const auto& [k, v] : env) {
+      if (k == name) return v;
+    }
+    return std::string("<unset>");
+  };
+  EXPECT_EQ(value("TORCHELASTIC_RESTART_COUNT"), "2");
+  EXPECT_EQ(value("BATON_RESTART_COUNT"), "2");
+  EXPECT_EQ(value("TORCHELASTIC_MAX_RESTARTS"), "3");
+  EXPECT_EQ(value("BATON_AGENT_STORE"), "1");
 }
 
 TEST(JobLayout, ValidateNamesTheBadField) {
@@ -98,6 +118,11 @@ TEST(JobLayout, ValidateNamesTheBadField) {
       std::string::npos);
   EXPECT_NE(message({.master_port = 0, .job_id = "x"}).find("master_port"), std::string::npos);
   EXPECT_NE(message({}).find("job_id is empty"), std::string::npos);
+  EXPECT_NE(message({.job_id = "x", .restart_count = 2, .max_restarts = 1})
+                .find("restart_count must be in [0, 1], got 2"),
+            std::string::npos);
+  EXPECT_NE(message({.job_id = "x", .max_restarts = -1}).find("max_restarts must be at least 0"),
+            std::string::npos);
 }
 
 TEST(JobLayout, JobIds) {

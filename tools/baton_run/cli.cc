@@ -45,16 +45,22 @@ constexpr const char* kDescription =
     "Each line a rank prints is prefixed with \"[<rank>] \" (stdout to stdout,\n"
     "stderr to stderr). If a rank exits non-zero or is killed, baton-run names it,\n"
     "stops the others (SIGTERM, then SIGKILL after --grace-period) and exits with\n"
-    "that rank's exit code (128+N for signal N). Ctrl-C (SIGINT) and SIGTERM are\n"
-    "forwarded to every rank, then SIGKILL follows after the grace period; a\n"
-    "second Ctrl-C kills at once. All ranks exit 0: baton-run exits 0.";
+    "that rank's exit code (128+N for signal N). When several ranks fail within\n"
+    "250 ms, a rank killed by a signal is named as the cause before ranks that\n"
+    "exited non-zero (often on the error their dead peer caused); the others are\n"
+    "listed after it. With --max-restarts N, a failure stops every rank and starts\n"
+    "them all again, up to N times. Ctrl-C (SIGINT) and SIGTERM are forwarded to\n"
+    "every rank, then SIGKILL follows after the grace period; a second Ctrl-C\n"
+    "kills at once. All ranks exit 0: baton-run exits 0.";
 
 constexpr const char* kFooter =
     "Each rank gets, as torchrun sets them:\n"
     "  RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK (= node rank),\n"
     "  GROUP_WORLD_SIZE (= nnodes), MASTER_ADDR, MASTER_PORT, and BATON_JOB_ID\n"
     "  (the same for every rank of the job; from --rdzv-id or $BATON_JOB_ID, else random)\n"
-    "  and BATON_AGENT_STORE (1 with --standalone: baton-run serves the store; else 0).\n"
+    "  BATON_AGENT_STORE (1 with --standalone: baton-run serves the store at\n"
+    "  MASTER_ADDR:MASTER_PORT; else 0), and TORCHELASTIC_RESTART_COUNT,\n"
+    "  BATON_RESTART_COUNT (0, then 1 .. N after each restart), TORCHELASTIC_MAX_RESTARTS.\n"
     "Ranks are numbered statically: node n runs ranks n*N .. n*N+N-1 (N = nproc-per-node).\n"
     "\n"
     "Examples:\n"
@@ -64,8 +70,8 @@ constexpr const char* kFooter =
     "            --master-addr 10.0.0.1 --master-port 29500 ./train\n"
     "\n"
     "Not supported (baton-run is torchrun without elastic agents): --nnodes MIN:MAX,\n"
-    "--max-restarts, --rdzv-backend/--rdzv-endpoint, --tee/--redirects/--log-dir,\n"
-    "-m/--module. See docs/launch.md.\n";
+    "--rdzv-backend/--rdzv-endpoint, --tee/--redirects/--log-dir, -m/--module.\n"
+    "See docs/launch.md.\n";
 
 constexpr size_t kNameColumn = 36;
 constexpr size_t kLineWidth = 80;
@@ -101,7 +107,6 @@ std::string unsupported_hint(std::string_view option) {
     underscore[0] = underscore[1] = '-';
     return name == dash || name == underscore;
   };
-  if (is("--max-restarts")) return " (baton-run does not restart failed jobs)";
   if (is("--rdzv-backend") || is("--rdzv-endpoint") || is("--rdzv-conf")) {
     return " (baton-run uses static ranks: give --master-addr and --master-port)";
   }
@@ -191,6 +196,7 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
   bool standalone = false;
   std::string job_id;
   double grace_seconds = 3.0;
+  int max_restarts = 0;
   bool no_prefix = false;
   bool version = false;
   bool no_python = false;
@@ -225,6 +231,10 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
   app.add_option("--grace-period,--grace_period", grace_seconds,
                  wrap("Seconds between SIGTERM and SIGKILL when stopping ranks. Default 3"))
       ->type_name("SECONDS");
+  app.add_option("--max-restarts,--max_restarts", max_restarts,
+                 wrap("When a rank fails, stop every rank and start them all again, up to N "
+                      "times (a new rendezvous; --standalone serves a fresh store). Default 0"))
+      ->type_name("N");
   app.add_flag(
       "--no-prefix,--no_prefix", no_prefix,
       wrap("Do not prefix output lines: ranks write straight to baton-run's stdout and stderr"));
@@ -309,6 +319,11 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
     config.grace_period =
         std::chrono::milliseconds(static_cast<int64_t>(std::llround(grace_seconds * 1000.0)));
     config.prefix_output = !no_prefix;
+    if (max_restarts < 0 || max_restarts > 1 << 20) {
+      throw UsageError{"--max-restarts must be between 0 and " + std::to_string(1 << 20) +
+                       ", got " + std::to_string(max_restarts)};
+    }
+    config.max_restarts = max_restarts;
 
     config.standalone = standalone;
     layout.master_addr = standalone ? "127.0.0.1" : master_addr;

@@ -22,6 +22,7 @@ struct RunConfig {
   std::vector<std::string> command;  // the program and its arguments
   bool standalone = false;           // serve the store in baton-run, on a free port (set by main)
   bool prefix_output = true;
+  int max_restarts = 0;  // restarts of every rank after a failure (--max-restarts)
   std::chrono::milliseconds grace_period{std::chrono::seconds(3)};
 };
 
