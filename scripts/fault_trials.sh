@@ -31,12 +31,14 @@
 #   --seed N                seed of the random choices (default: random)
 #   --check                 exit 1 on any hang, wrong data, orphan or leaked segment
 #   --quiet                 no line per trial
+#   --summary-only          run no trial: summarise the trials.csv already in --out
+#                           (for a long run that was stopped part way)
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 startup_window=40 trials=20 ranks=2,3,4 transports=shm,tcp,mixed faults=kill,stop phases=run,startup
 timeout=5s out="" build_dir=build harness="" baton_run="" ops=mixed grace="" seed=""
-check=0 quiet=0
+check=0 quiet=0 summary_only=0
 
 die() { echo "fault_trials.sh: $*" >&2; exit 2; }
 while (($#)); do
@@ -57,6 +59,7 @@ while (($#)); do
     --seed) seed=$2; shift 2 ;;
     --check) check=1; shift ;;
     --quiet) quiet=1; shift ;;
+    --summary-only) summary_only=1; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -64,12 +67,16 @@ done
 
 [[ -n $harness ]] || harness=$build_dir/tests/fault/fault_rank
 [[ -n $baton_run ]] || baton_run=$build_dir/tools/baton_run/baton-run
-[[ -x $harness ]] || die "no harness at $harness (build the fault_rank target, or pass --build-dir)"
-[[ -x $baton_run ]] || die "no baton-run at $baton_run"
+(( summary_only )) || [[ -x $harness ]] || die "no harness at $harness (build the fault_rank target, or pass --build-dir)"
+(( summary_only )) || [[ -x $baton_run ]] || die "no baton-run at $baton_run"
 harness=$(cd "$(dirname "$harness")" && pwd)/$(basename "$harness")
 [[ -n $out ]] || out=fault-trials-$(date +%Y%m%d-%H%M%S)
-rm -rf "$out/trials"
-mkdir -p "$out/trials" || die "cannot create $out"
+if (( summary_only )); then
+  [[ -s $out/trials.csv ]] || die "no $out/trials.csv to summarise"
+else
+  rm -rf "$out/trials"
+  mkdir -p "$out/trials" || die "cannot create $out"
+fi
 [[ -n $seed ]] || seed=$(( $(date +%s%N) % 1000000007 ))
 RANDOM=$seed
 
@@ -98,9 +105,11 @@ csv() { local s=${1//\"/\'}; printf '"%s"' "$s"; }
 
 trial_csv=$out/trials.csv
 surv_csv=$out/survivors.csv
+if (( ! summary_only )); then
 echo "trial,ranks,transport,fault,phase,phase_hit,victim,delay_ms,kill_at_ms,hang,baton_rc,launcher_culprit,launcher_names_culprit,survivors,survivor_faults,survivors_naming,survivors_terminated,survivors_done,first_error_ms,last_error_ms,types,wrong_data,leaked_segments,orphans,duration_ms" >"$trial_csv"
 echo "trial,transport,fault,phase_hit,rank,outcome,type,elapsed_ms,fault_to_error_ms,names_culprit,op,bytes,what" >"$surv_csv"
 echo "# fault_trials.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) seed=$seed trials=$trials ranks=$ranks transports=$transports faults=$faults phases=$phases timeout=$timeout ops=$ops grace=${grace:-default}" >"$out/params.txt"
+fi
 
 run_trial() {
   local i=$1 c=$(( $1 % (${#F[@]} * ${#T[@]} * ${#R[@]} * ${#P[@]}) ))
@@ -242,15 +251,20 @@ run_trial() {
   fi
 }
 
-for (( trial = 0; trial < trials; trial++ )); do run_trial "$trial"; done
+(( summary_only )) || for (( trial = 0; trial < trials; trial++ )); do run_trial "$trial"; done
 
 # ---- summary ---------------------------------------------------------------
-# stats LABEL < numbers: "| LABEL | count | median | p95 | max |"
+# stats LABEL < values ("NA": no survivor error): "| LABEL | trials | no error | median | p95 | max |"
 stats() {
-  sort -n | awk -v label="$1" '{ v[NR] = $1 } END {
-    if (NR == 0) { printf "| %s | 0 | - | - | - |\n", label; exit }
-    m = v[int((NR + 1) / 2)]; p = int(NR * 0.95 + 0.999); if (p < 1) p = 1; if (p > NR) p = NR
-    printf "| %s | %d | %d | %d | %d |\n", label, NR, m, v[p], v[NR] }'
+  sort -n | awk -v label="$1" '$1 == "NA" { na++; next } { v[++n] = $1 } END {
+    if (n == 0) { printf "| %s | %d | %d | - | - | - |\n", label, na, na; exit }
+    m = v[int((n + 1) / 2)]; p = int(n * 0.95 + 0.999); if (p < 1) p = 1; if (p > n) p = n
+    printf "| %s | %d | %d | %d | %d | %d |\n", label, n + na, na, m, v[p], v[n] }'
+}
+# colna NAME COND: like col, with "NA" for an empty value
+colna() {
+  awk -F, -v name="$1" 'NR == 1 { for (k = 1; k <= NF; k++) c[$k] = k; next }
+    { if ('"$2"') print ($c[name] == "" ? "NA" : $c[name]) }' "$trial_csv"
 }
 # the column of trials.csv named $1, for rows where awk condition $2 holds
 col() {
@@ -294,26 +308,27 @@ stops_named=$(sum launcher_names_culprit '$c["fault"] == "stop" && $c["phase_hit
   echo
   echo "Error types of survivors: $(awk -F, 'NR > 1 && $7 != "" { n[$7]++ } END { for (t in n) printf "%s %d, ", t, n[t] }' "$surv_csv" | sed 's/, $//')"
   echo
-  echo "Time from the fault to the first survivor error (ms):"
+  echo "Time from the fault to the first survivor error (ms; \"no error\": no survivor caught"
+  echo "one before baton-run stopped it, 250 ms after the first exit):"
   echo
-  echo "| cause | trials | median | p95 | max |"
-  echo "|---|---|---|---|---|"
+  echo "| cause | trials | no error | median | p95 | max |"
+  echo "|---|---|---|---|---|---|"
   for t in "${T[@]}"; do
-    col first_error_ms '$c["fault"] == "kill" && $c["phase_hit"] == "run" && $c["transport"] == "'"$t"'"' | stats "kill on $t"
+    colna first_error_ms '$c["fault"] == "kill" && $c["phase_hit"] == "run" && $c["transport"] == "'"$t"'"' | stats "kill on $t"
   done
   for t in "${T[@]}"; do
-    col first_error_ms '$c["fault"] == "stop" && $c["phase_hit"] == "run" && $c["transport"] == "'"$t"'"' | stats "stop on $t"
+    colna first_error_ms '$c["fault"] == "stop" && $c["phase_hit"] == "run" && $c["transport"] == "'"$t"'"' | stats "stop on $t"
   done
-  col first_error_ms '$c["fault"] == "kill" && $c["phase_hit"] == "startup"' | stats "kill in start-up"
-  col first_error_ms '$c["fault"] == "stop" && $c["phase_hit"] == "startup"' | stats "stop in start-up"
+  colna first_error_ms '$c["fault"] == "kill" && $c["phase_hit"] == "startup"' | stats "kill in start-up"
+  colna first_error_ms '$c["fault"] == "stop" && $c["phase_hit"] == "startup"' | stats "stop in start-up"
   echo
   echo "Time from the fault to the last survivor error (ms):"
   echo
-  echo "| cause | trials | median | p95 | max |"
-  echo "|---|---|---|---|---|"
-  col last_error_ms '$c["fault"] == "kill" && $c["phase_hit"] == "run"' | stats "kill, run"
-  col last_error_ms '$c["fault"] == "stop" && $c["phase_hit"] == "run"' | stats "stop, run"
-  col last_error_ms '$c["phase_hit"] == "startup"' | stats "start-up"
+  echo "| cause | trials | no error | median | p95 | max |"
+  echo "|---|---|---|---|---|---|"
+  colna last_error_ms '$c["fault"] == "kill" && $c["phase_hit"] == "run"' | stats "kill, run"
+  colna last_error_ms '$c["fault"] == "stop" && $c["phase_hit"] == "run"' | stats "stop, run"
+  colna last_error_ms '$c["phase_hit"] == "startup"' | stats "start-up"
 } >"$out/summary.md"
 cat "$out/summary.md"
 
