@@ -209,8 +209,8 @@ const char* type_name(const std::exception_ptr& error) {
     what = "(not a std::exception)";
   }
   std::printf("FAULT rank=%d elapsed_ms=%.1f type=%s op=%s bytes=%zu iter=%ld t_ms=%lld what=%s\n",
-              g_rank, elapsed, type_name(error), g_now.op, g_now.bytes, g_now.iter,
-              wall, what.c_str());
+              g_rank, elapsed, type_name(error), g_now.op, g_now.bytes, g_now.iter, wall,
+              what.c_str());
   std::fflush(stdout);
   // Leave as a program that returns an error code from main would: static
   // destructors run, destroy_process_group is not called.
@@ -224,7 +224,9 @@ const char* type_name(const std::exception_ptr& error) {
   std::_Exit(4);
 }
 
-baton::Tensor ints(size_t n) { return baton::Tensor::empty({static_cast<int64_t>(n)}, baton::DType::Int32); }
+baton::Tensor ints(size_t n) {
+  return baton::Tensor::empty({static_cast<int64_t>(n)}, baton::DType::Int32);
+}
 
 // One operation of iteration `it` on `n` Int32 elements; checks its result.
 void run_op(const std::string& op, long it, size_t n, int rank, int world) {
@@ -269,7 +271,8 @@ void run_op(const std::string& op, long it, size_t n, int rank, int world) {
     for (int j = 0; j < world; ++j) {
       in.push_back(ints(m));
       auto d = in.back().data<int32_t>();
-      for (size_t i = 0; i < m; ++i) d[i] = (rank + 1) * (j + 1) + static_cast<int32_t>(i % 53) + base;
+      for (size_t i = 0; i < m; ++i)
+        d[i] = (rank + 1) * (j + 1) + static_cast<int32_t>(i % 53) + base;
     }
     auto out = ints(m);
     baton::reduce_scatter(out, in, baton::ReduceOp::SUM);
@@ -323,8 +326,9 @@ void on_term(int sig) {
   char line[256];
   const double elapsed =
       std::chrono::duration<double, std::milli>(Clock::now() - g_now.started).count();
-  const int n = std::snprintf(line, sizeof(line), "TERMINATED rank=%d op=%s iter=%ld elapsed_ms=%.1f\n",
-                              g_rank, g_now.op, g_now.iter, elapsed);
+  const int n =
+      std::snprintf(line, sizeof(line), "TERMINATED rank=%d op=%s iter=%ld elapsed_ms=%.1f\n",
+                    g_rank, g_now.op, g_now.iter, elapsed);
   if (n > 0) (void)!::write(STDOUT_FILENO, line, static_cast<size_t>(n));
   ::signal(sig, SIG_DFL);
   ::raise(sig);
@@ -352,12 +356,14 @@ int main(int argc, char** argv) {
       stall_if(opts, "iter" + std::to_string(it));
       const std::string& op = opts.ops[static_cast<size_t>(it) % opts.ops.size()];
       // Walk the sizes at a different pace from the ops, so every op meets every size.
-      const size_t bytes = kSizes[static_cast<size_t>(it / static_cast<long>(opts.ops.size())) % kNumSizes];
+      const size_t bytes =
+          kSizes[static_cast<size_t>(it / static_cast<long>(opts.ops.size())) % kNumSizes];
       g_now = {op.c_str(), bytes, it, Clock::now()};
       run_op(op, it, bytes / sizeof(int32_t), g_rank, world);
       if (it % 8 == 7) {  // agree on stopping, so every rank stops at the same operation
         auto vote = ints(1);
-        const auto ran = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run_start);
+        const auto ran =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run_start);
         vote.data<int32_t>()[0] = ran.count() >= opts.duration_ms ? 1 : 0;
         g_now = {"stop_vote", sizeof(int32_t), it, Clock::now()};
         baton::all_reduce(vote, baton::ReduceOp::MAX);
