@@ -42,6 +42,7 @@ struct ProcessGroup {
   int world_size = 1;
   std::string job_id;
   std::vector<rendezvous::HostIdentity> hosts;
+  std::string publish_host;  // the rendezvous' choice of address for the transports
   // The backend brought its own world (no rendezvous, no shared store): it
   // checks new_group's member lists itself.
   bool own_world = false;
@@ -114,6 +115,7 @@ std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, in
   config.world_ranks = world_ranks;
   config.timeout = pg.timeout;
   config.job_id = pg.job_id;
+  config.listen_address = pg.publish_host;
   for (int r : world_ranks) {
     config.hosts.push_back(static_cast<size_t>(r) < pg.hosts.size()
                                ? pg.hosts[static_cast<size_t>(r)]
@@ -195,6 +197,7 @@ void init_process_group(const InitOptions& options) {
   pg->world_size = joined.world_size;
   pg->job_id = joined.job_id;
   pg->hosts = joined.hosts;
+  pg->publish_host = joined.publish_host;
 
   std::vector<int> everyone(static_cast<size_t>(pg->world_size));
   std::iota(everyone.begin(), everyone.end(), 0);

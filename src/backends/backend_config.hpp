@@ -32,6 +32,9 @@ struct BackendConfig {
   std::string job_id;
   // Where each group rank runs (per group rank).
   std::vector<rendezvous::HostIdentity> hosts;
+  // The address this rank's TCP transport listens on and publishes
+  // (rendezvous::Result::publish_host); "" lets the transport pick.
+  std::string listen_address;
 };
 
 }  // namespace baton::backends

@@ -9,13 +9,17 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/config.hpp"
 #include "core/fd.hpp"
+#include "core/log.hpp"
+#include "core/net_interface.hpp"
 #include "rendezvous/join.hpp"
 
 namespace baton::rendezvous {
@@ -120,6 +124,48 @@ bool is_local_address(const net::SocketAddress& address) {
     reinterpret_cast<sockaddr_in6*>(&copy)->sin6_port = 0;
   }
   return ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&copy), address.length()) == 0;
+}
+
+std::optional<net::SocketAddress> choose_served_address(
+    const std::vector<net::SocketAddress>& addresses) {
+  std::vector<net::SocketAddress> local;
+  std::copy_if(addresses.begin(), addresses.end(), std::back_inserter(local), is_local_address);
+  if (local.empty()) return std::nullopt;
+  const net::InterfaceFilter filter =
+      net::parse_interface_filter(config::get_string("BATON_SOCKET_IFNAME"));
+  if (filter.names.empty()) return local.front();
+  const std::vector<net::Interface> interfaces = net::list_interfaces();
+  const std::vector<net::Interface> selected = net::select_interfaces(filter, interfaces);
+  for (const net::SocketAddress& a : local) {
+    if (net::is_address_of(a, selected)) return a;
+  }
+  // Legitimate (the store on one network, the transports on another), but
+  // worth a line when a job cannot connect.
+  BATON_LOG_INFO(log::Subsys::kRendezvous)
+      << "the store is served at " << local.front().host()
+      << ", an address of no interface BATON_SOCKET_IFNAME='" << filter.text
+      << "' selects; the transports use those interfaces (this host has: "
+      << net::describe_interfaces(interfaces) << ")";
+  return local.front();
+}
+
+std::string publish_host(const std::optional<net::SocketAddress>& store) {
+  if (const std::optional<net::SocketAddress> chosen = net::address_from_ifname_env()) {
+    return chosen->host();
+  }
+  if (!store) return net::default_interface_address().host();
+  const std::optional<net::SocketAddress> local = net::local_address_towards(*store);
+  if (!local) {
+    BATON_LOG_WARN(log::Subsys::kRendezvous)
+        << "no route to the store at " << store->host() << " (" << net::error_text(errno)
+        << "); publishing the first interface's address instead";
+    return net::default_interface_address().host();
+  }
+  // A store served on every interface ("0.0.0.0") routes through loopback.
+  if (store->host() == "0.0.0.0" || store->host() == "::") {
+    return net::default_interface_address().host();
+  }
+  return local->host();
 }
 
 }  // namespace baton::rendezvous

@@ -131,6 +131,7 @@ Result rendezvous(const Request& request) {
   result.job_id = std::move(joined.job_id);
   result.hosts = std::move(joined.hosts);
   result.round = joined.round;
+  result.publish_host = connection.publish_host;
   BATON_LOG_INFO(log::Subsys::kRendezvous)
       << "rank " << result.rank << " of " << result.world_size << " (local " << result.local_rank
       << " of " << result.local_world_size << ") joined through " << connection.description

@@ -54,6 +54,10 @@ struct Result {
   std::string job_id;        // BATON_JOB_ID, or one the rendezvous made up (same on every rank)
   std::vector<HostIdentity> hosts;  // per rank
   int64_t round = 0;  // how many rendezvous this rank has run on this store for this job
+  // The host this rank's transports listen on and publish: BATON_SOCKET_IFNAME's
+  // address, else the route to the TcpStore, else (file://) the first
+  // non-loopback interface; "" for a given store (the transport decides).
+  std::string publish_host;
 };
 
 // Blocks until every rank has joined or the timeout passes. Bad input fails

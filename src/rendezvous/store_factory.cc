@@ -34,13 +34,14 @@ StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::stri
   StoreConnection out;
   std::shared_ptr<TcpStore> store;
   if (serve) {
-    const auto local = std::find_if(addresses.begin(), addresses.end(), is_local_address);
-    if (local == addresses.end()) {
+    const std::optional<net::SocketAddress> local = choose_served_address(addresses);
+    if (!local) {
       throw ConnectionError("rendezvous: rank 0 serves the store at " + std::string(named_by) +
                             ", but that resolves to " + list_hosts(addresses) +
                             ", not an address of this host; name an address of rank 0's host, "
                             "or set BATON_AGENT_STORE=1 if a launcher serves the store there");
     }
+    out.publish_host = publish_host(*local);
     try {
       store = std::make_shared<TcpStore>(
           local->host(), port, TcpStoreOptions{.is_server = true, .timeout = time_left(deadline)});
@@ -53,6 +54,7 @@ StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::stri
         "TcpStore " + net::format_host_port(local->host(), store->port()) + " (served here)";
   } else {
     const std::string target = addresses.front().host();
+    out.publish_host = publish_host(addresses.front());
     try {
       store =
           std::make_shared<TcpStore>(target, port, TcpStoreOptions{.timeout = time_left(deadline)});
@@ -64,15 +66,19 @@ StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::stri
   }
   store->set_timeout(timeout);
   out.store = std::move(store);
-  BATON_LOG_DEBUG(log::Subsys::kRendezvous) << "store: " << out.description;
+  BATON_LOG_DEBUG(log::Subsys::kRendezvous)
+      << "store: " << out.description << "; this rank publishes " << out.publish_host;
   return out;
 }
 
 StoreConnection open_file_store(const std::string& path, std::chrono::milliseconds timeout) {
   StoreConnection out;
+  out.publish_host = publish_host(std::nullopt);
   out.store = std::make_shared<FileStore>(
       path, FileStoreOptions{.timeout = timeout, .job_id = std::nullopt});
   out.description = "FileStore " + path;
+  BATON_LOG_DEBUG(log::Subsys::kRendezvous)
+      << "store: " << out.description << "; this rank publishes " << out.publish_host;
   return out;
 }
 

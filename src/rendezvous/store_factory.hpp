@@ -25,6 +25,10 @@ struct StoreConnection {
   std::shared_ptr<Store> store;
   bool hosts_server = false;  // this process runs the store's server
   std::string description;    // "TcpStore 127.0.0.1:29500 (served here)", "FileStore /tmp/x"
+  // The host this rank's transports listen on and publish (address.hpp's
+  // publish_host): BATON_SOCKET_IFNAME's, or the route to the store, or for
+  // a FileStore the first non-loopback interface.
+  std::string publish_host;
 };
 
 // Resolves host (bounded by the deadline), then serves (serve = true) or
@@ -33,14 +37,17 @@ struct StoreConnection {
 // store's timeout() is set to `timeout`. Blocks until connected or the
 // deadline. Throws ConnectionError naming `named_by` when the name does not
 // resolve, when a server should run here but the address is not this
-// host's, when the port is in use, or when no server answers in time.
+// host's, when the port is in use, or when no server answers in time;
+// InvalidArgument, before anything is served or connected, when
+// BATON_SOCKET_IFNAME selects no interface.
 StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::string_view named_by,
                                bool serve, std::chrono::steady_clock::time_point deadline,
                                std::chrono::milliseconds timeout);
 
 // Opens (or creates) the FileStore at path, with BATON_JOB_ID as its job id.
 // Blocks only for the file lock. Throws the FileStore's errors (IoError for a
-// missing directory, InvalidArgument for a file of another job).
+// missing directory, InvalidArgument for a file of another job), and
+// InvalidArgument first when BATON_SOCKET_IFNAME selects no interface.
 StoreConnection open_file_store(const std::string& path, std::chrono::milliseconds timeout);
 
 }  // namespace baton::rendezvous

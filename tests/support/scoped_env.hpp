@@ -70,6 +70,7 @@ class ScopedEnv {
                              "MASTER_PORT",
                              "BATON_AGENT_STORE",
                              "BATON_JOB_ID",
+                             "BATON_SOCKET_IFNAME",
                              "BATON_TIMEOUT"}) {
       unset(name);
     }

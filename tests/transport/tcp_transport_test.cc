@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 #include "baton/hash_store.hpp"
+#include "core/net_interface.hpp"
 #include "core/socket.hpp"
+#include "tests/support/scoped_env.hpp"
 #include "tests/transport/transport_suite.hpp"
 #include "transport/tcp/factory.hpp"
 #include "transport/tcp/handshake.hpp"
@@ -240,6 +242,7 @@ TEST_F(TcpSetupTest, ContextsOfThreadsInOneProcess) {
 }
 
 TEST(TcpListenHostTest, ConfiguredThenMasterAddrThenLoopback) {
+  baton::testing::ScopedEnv ifname("BATON_SOCKET_IFNAME", std::nullopt);
   EXPECT_EQ(tcp::choose_listen_host("10.1.2.3"), "10.1.2.3");
   const char* saved = std::getenv("MASTER_ADDR");
   const std::string saved_value = saved ? saved : "";
@@ -254,6 +257,27 @@ TEST(TcpListenHostTest, ConfiguredThenMasterAddrThenLoopback) {
   } else {
     ::unsetenv("MASTER_ADDR");
   }
+}
+
+// BATON_SOCKET_IFNAME comes after the configured address and before the
+// route to MASTER_ADDR; one that selects nothing is an error, not loopback.
+TEST(TcpListenHostTest, IfnameOutranksMasterAddr) {
+  baton::testing::ScopedEnv env("MASTER_ADDR", "127.0.0.1");
+  std::optional<net::Interface> external;
+  for (const net::Interface& i :
+       net::select_interfaces(net::InterfaceFilter{}, net::list_interfaces())) {
+    if (!i.loopback && !external) external = i;
+  }
+  if (external) {
+    env.set("BATON_SOCKET_IFNAME", "=" + external->name);
+    EXPECT_EQ(tcp::choose_listen_host(""), external->address.host());
+  }
+  env.set("BATON_SOCKET_IFNAME", "=lo");
+  env.set("MASTER_ADDR", external ? external->address.host() : "127.0.0.1");
+  EXPECT_EQ(tcp::choose_listen_host(""), "127.0.0.1");
+  EXPECT_EQ(tcp::choose_listen_host("10.1.2.3"), "10.1.2.3");
+  env.set("BATON_SOCKET_IFNAME", "baton-none");
+  EXPECT_THROW(tcp::choose_listen_host(""), InvalidArgument);
 }
 
 }  // namespace

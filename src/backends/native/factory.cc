@@ -68,6 +68,7 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   transport::TcpOptions tcp;
   tcp.timeout = config.timeout;
   tcp.job_id = config.job_id;
+  tcp.listen_address = config.listen_address;
   tcp.describe_op = &describe_op;
   transport::ShmOptions shm;
   shm.timeout = config.timeout;

@@ -3,8 +3,9 @@
 // make_tcp_context() connects `rank` to every other rank of a group of
 // `size` ranks (a full mesh, one socket per pair) through `store`:
 //   1. it listens on an ephemeral port of the address that reaches the
-//      peers (TcpOptions::listen_address, or the local address of the
-//      interface that routes to MASTER_ADDR, or 127.0.0.1);
+//      peers (TcpOptions::listen_address, or the address BATON_SOCKET_IFNAME
+//      selects, or the local address of the interface that routes to
+//      MASTER_ADDR, or 127.0.0.1: tcp/listener.hpp's choose_listen_host);
 //   2. rank 0 writes a random 64-bit token under "<group_key>/tcp/token"; the
 //      others read it;
 //   3. each rank publishes "host:port" under "<group_key>/tcp/<rank>";
@@ -37,6 +38,7 @@ namespace baton::transport {
 
 struct TcpOptions {
   // The address to listen on (and publish); "" picks one as described above.
+  // The rendezvous' choice (rendezvous::Result::address) goes here.
   std::string listen_address;
   // How long mesh setup may take; zero means BATON_TIMEOUT.
   std::chrono::milliseconds timeout{0};

@@ -10,6 +10,7 @@
 #include "baton/error.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/net_interface.hpp"
 
 namespace baton::transport::tcp {
 namespace {
@@ -165,15 +166,15 @@ void Listener::refuse(int fd, const std::string& why, bool quiet) {
 
 std::string choose_listen_host(const std::string& configured) {
   if (!configured.empty()) return configured;
+  if (const std::optional<net::SocketAddress> chosen = net::address_from_ifname_env()) {
+    return chosen->host();
+  }
   const std::optional<std::string> master = config::env("MASTER_ADDR");
   if (!master || master->empty()) return "127.0.0.1";
   try {
-    // A UDP "connect" sends nothing; it only asks the kernel which local
-    // address routes to the master.
     const net::SocketAddress target = net::resolve(*master, 9).front();
-    UniqueFd probe(::socket(target.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (probe && ::connect(probe.get(), target.get(), target.length()) == 0) {
-      return net::local_address(probe.get()).host();
+    if (const std::optional<net::SocketAddress> local = net::local_address_towards(target)) {
+      return local->host();
     }
     BATON_LOG_WARN(log::Subsys::kTransport)
         << "no route to MASTER_ADDR=" << *master << " (" << net::error_text(errno)

@@ -73,10 +73,13 @@ class Listener {
   std::unordered_map<int, std::unique_ptr<Pending>> pending_;  // by fd
 };
 
-// The host a rank's transport listens on: `configured` when not empty;
-// otherwise the local address of the interface that routes to MASTER_ADDR
-// (so peers on other hosts can reach it); otherwise, or when MASTER_ADDR is
-// unset or unreachable, "127.0.0.1". Does not block beyond name resolution.
+// The host a rank's transport listens on and publishes: `configured` when
+// not empty (the rendezvous' choice, Result::address); otherwise the address
+// BATON_SOCKET_IFNAME selects (core/net_interface.hpp); otherwise the local
+// address of the interface that routes to MASTER_ADDR (so peers on other
+// hosts can reach it); otherwise, or when MASTER_ADDR is unset or
+// unreachable, "127.0.0.1". Does not block beyond name resolution. Throws
+// InvalidArgument when BATON_SOCKET_IFNAME selects nothing.
 std::string choose_listen_host(const std::string& configured);
 
 }  // namespace baton::transport::tcp
