@@ -10,6 +10,8 @@
 //     the bulk paths), against closed-form values;
 //   - the same inside a group of the ranks of one host (shared memory only)
 //     and a group of one rank per host (TCP only).
+// The rendezvous is env:// (baton-run's variables) unless MULTIHOST_INIT_METHOD
+// names another init method (tcp://host:port, file:///path).
 // Prints "multihost_check: rank R ok (...)" and exits 0, or names the first
 // wrong element and exits 1. Exceptions (timeouts, refused connections)
 // exit 1 with their message.
@@ -137,7 +139,10 @@ bool check_transports(const baton::Group& group, int per_host, const std::string
 
 int main() {
   try {
-    baton::init_process_group();
+    // MULTIHOST_INIT_METHOD (netns_test.sh sets it): tcp://... or file://...
+    // instead of the launcher's env://.
+    const char* init_method = std::getenv("MULTIHOST_INIT_METHOD");
+    baton::init_process_group({.init_method = init_method != nullptr ? init_method : "env://"});
     const baton::Group world = baton::world();
     const char* local = std::getenv("LOCAL_WORLD_SIZE");
     const int per_host = local != nullptr ? std::atoi(local) : 0;
