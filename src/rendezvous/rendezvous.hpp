@@ -69,7 +69,9 @@ struct Result {
 // within 30 s" on every rank that did join; MismatchError when ranks were
 // started with different world sizes (naming both ranks and values); the
 // FileStore's IoError / InvalidArgument for a bad path or a file left by
-// another job.
+// another job; InvalidArgument naming BATON_SOCKET_IFNAME, its value and this
+// host's interfaces when it selects none (after resolving the store's name,
+// before serving or reaching the store).
 Result rendezvous(const Request& request);
 
 }  // namespace baton::rendezvous
