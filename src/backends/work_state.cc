@@ -58,6 +58,14 @@ void WorkState::absorb_request() const {
   if (!request_ || !request_->done()) return;
   if (auto error = request_->error()) {
     finish(-1, error);
+  } else if (is_receive_ && options_.expected_bytes &&
+             request_->bytes() != *options_.expected_bytes) {
+    finish(-1, std::make_exception_ptr(MismatchError(
+                   options_.description + ": the message from rank " +
+                   std::to_string(request_->source()) + " is " + std::to_string(request_->bytes()) +
+                   " bytes but the tensor holds " + std::to_string(*options_.expected_bytes) +
+                   " bytes (the ranks sent and received tensors of different sizes; the "
+                   "tensor's contents are unspecified)")));
   } else {
     finish(is_receive_ ? request_->source() : -1, nullptr);
   }

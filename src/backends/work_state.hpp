@@ -50,6 +50,10 @@ class WorkState {
     // deadline: wait without bound (only for states that surely complete).
     std::chrono::milliseconds wait_timeout{0};
     ExpiryHook on_expiry{};
+    // Receives: the bytes the tensor holds. A message of another size fails
+    // the Work with MismatchError naming both sizes (a longer one the
+    // transport already refused).
+    std::optional<size_t> expected_bytes{};
   };
 
   // A pending state.

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/config.hpp"
 #include "core/spin.hpp"
 
 namespace baton::collectives {
@@ -28,8 +29,7 @@ Comm::Comm(transport::Context& context, uint64_t seq, transport::OpDesc op,
            Clock::time_point deadline)
     : context_(context), seq_(seq), op_(op), deadline_(deadline) {}
 
-Comm Comm::subset(std::vector<int> members, transport::SharedArea* area,
-                  int64_t step_base) const {
+Comm Comm::subset(std::vector<int> members, transport::SharedArea* area, int64_t step_base) const {
   const int me = context_.rank();
   const auto at = std::find(members.begin(), members.end(), me);
   if (at == members.end()) {
@@ -37,6 +37,7 @@ Comm Comm::subset(std::vector<int> members, transport::SharedArea* area,
                           " is not in the subset it runs a stage on");
   }
   Comm view(context_, seq_, op_, deadline_);
+  view.begun_ = true;  // the whole operation's begin() covers its stages
   view.sub_rank_ = static_cast<int>(at - members.begin());
   view.members_ = std::move(members);
   view.step_base_ = step_base_ + step_base;
@@ -45,12 +46,48 @@ Comm Comm::subset(std::vector<int> members, transport::SharedArea* area,
   return view;
 }
 
+void Comm::begin(uint8_t algorithm) {
+  op_.algorithm = algorithm;
+  begun_ = true;
+  context_.begin_op(seq_, op_);
+}
+
+void Comm::probe() {
+  if (probed_) return;
+  probed_ = true;
+  const transport::Envelope probe{transport::Channel::kCollective, seq_, transport::kProbeTag, op_};
+  for (int peer = 0; peer < context_.size(); ++peer) {
+    if (peer != context_.rank()) context_.isend(peer, probe, {});
+  }
+}
+
+bool Comm::wait_until_deadline(transport::Request& request, Clock::time_point until) {
+  if (!probed_) {
+    const auto now = Clock::now();
+    if (probe_at_ == Clock::time_point{}) {
+      const auto check = config::get_duration("BATON_MISMATCH_CHECK");
+      if (check.count() == 0) {
+        probed_ = true;  // probes turned off
+      } else {
+        probe_at_ = now + check;
+      }
+    }
+    if (!probed_ && now < until) {
+      if (request.wait_until(std::min(until, probe_at_))) return true;
+      if (Clock::now() >= probe_at_) probe();
+    }
+  }
+  return request.wait_until(until);
+}
+
 transport::RequestPtr Comm::isend(int peer, int64_t step, std::span<const std::byte> bytes) {
+  ensure_begun();
   return context_.isend(group_rank(peer),
                         {transport::Channel::kCollective, seq_, step_base_ + step, op_}, bytes);
 }
 
 transport::RequestPtr Comm::irecv(int peer, int64_t step, std::span<std::byte> bytes) {
+  ensure_begun();
   return context_.irecv(group_rank(peer),
                         {transport::Channel::kCollective, seq_, step_base_ + step, op_}, bytes);
 }
@@ -72,7 +109,7 @@ void Comm::drive(const transport::Request& request, int peer) {
 
 void Comm::wait(const transport::RequestPtr& request, int peer) {
   drive(*request, peer);
-  if (!request->wait_until(deadline_)) {
+  if (!wait_until_deadline(*request, deadline_)) {
     throw TimeoutError(describe() + " on rank " + std::to_string(context_.rank()) +
                        " timed out waiting for rank " + std::to_string(group_rank(peer)));
   }
@@ -93,8 +130,7 @@ void Comm::wait_all(std::span<const Pending> pending) {
   };
   size_t first = 0;
   for (;;) {
-    while (first < pending.size() &&
-           (!pending[first].request || pending[first].request->done())) {
+    while (first < pending.size() && (!pending[first].request || pending[first].request->done())) {
       if (pending[first].request) {
         if (auto error = pending[first].request->error()) std::rethrow_exception(error);
       }
@@ -115,17 +151,18 @@ void Comm::wait_all(std::span<const Pending> pending) {
       std::string names;
       for (int peer : missing) names += (names.empty() ? "" : ", ") + std::to_string(peer);
       throw TimeoutError(describe() + " on rank " + std::to_string(context_.rank()) +
-                         " timed out waiting for rank" + (missing.size() > 1 ? "s " : " ") +
-                         names);
+                         " timed out waiting for rank" + (missing.size() > 1 ? "s " : " ") + names);
     }
     drive(*pending[first].request, transport::kAnySource);
-    if (!pending[first].request->wait_until(std::min(deadline_, now + kSlice))) {
+    if (!wait_until_deadline(*pending[first].request, std::min(deadline_, now + kSlice))) {
       rethrow_failed(first + 1);
     }
   }
 }
 
-void Comm::abort(std::exception_ptr why) { context_.abort(std::move(why)); }
+void Comm::abort(std::exception_ptr why) {
+  context_.abort(std::move(why));
+}
 
 void Comm::send(int peer, int64_t step, std::span<const std::byte> bytes) {
   wait(isend(peer, step, bytes), peer);

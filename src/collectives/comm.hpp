@@ -8,6 +8,14 @@
 // `step` of isend/irecv tells the messages of one operation apart; both
 // sides must use the same step for a message.
 //
+// Agreement: begin() tells the transport which operation (with the
+// algorithm chosen) this rank runs, before the first message; a Comm used
+// without begin() (algorithm tests) tells it at its first message. A wait
+// that lasts BATON_MISMATCH_CHECK sends every peer an agreement probe
+// (transport.hpp), once per operation, so ranks that disagree fail with
+// MismatchError within about that time even when no message of one reaches
+// the other.
+//
 // Errors: wait() throws the request's error, or TimeoutError naming the
 // operation, the operation's number and the rank it was waiting for when the
 // deadline passes; wait_all() names every rank still missing. An algorithm
@@ -44,11 +52,17 @@ class Comm {
   Comm subset(std::vector<int> members, transport::SharedArea* area, int64_t step_base) const;
 
   int rank() const { return members_.empty() ? context_.rank() : sub_rank_; }
-  int size() const { return members_.empty() ? context_.size() : static_cast<int>(members_.size()); }
+  int size() const {
+    return members_.empty() ? context_.size() : static_cast<int>(members_.size());
+  }
   OpKind kind() const { return static_cast<OpKind>(op_.kind); }
   const transport::OpDesc& op() const { return op_; }
   uint64_t seq() const { return seq_; }
   Clock::time_point deadline() const { return deadline_; }
+
+  // This rank runs the operation with `algorithm` (collectives::Algorithm
+  // + 1, as transport::OpDesc::algorithm); see Agreement above.
+  void begin(uint8_t algorithm);
 
   transport::RequestPtr isend(int peer, int64_t step, std::span<const std::byte> bytes);
   transport::RequestPtr irecv(int peer, int64_t step, std::span<std::byte> bytes);
@@ -85,6 +99,16 @@ class Comm {
   // drives progress (transport.hpp); returns early when it completes.
   void drive(const transport::Request& request, int peer);
 
+  // Tells the transport about this operation unless begin() did.
+  void ensure_begun() {
+    if (!begun_) begin(op_.algorithm);
+  }
+  // Waits for `request` until the deadline, sending the agreement probes
+  // once the wait has lasted BATON_MISMATCH_CHECK. True when it completed.
+  bool wait_until_deadline(transport::Request& request, Clock::time_point until);
+  // Sends every other rank of the group an agreement probe, once.
+  void probe();
+
   // The group rank of `peer` (a position in members_ in a subset).
   int group_rank(int peer) const {
     return members_.empty() || peer < 0 || peer >= static_cast<int>(members_.size())
@@ -102,6 +126,9 @@ class Comm {
   int64_t step_base_ = 0;
   transport::SharedArea* area_ = nullptr;
   bool area_set_ = false;
+  bool begun_ = false;
+  bool probed_ = false;
+  Clock::time_point probe_at_{};  // when a wait sends the probes; set by the first slow wait
 };
 
 // Byte view helpers for algorithms.

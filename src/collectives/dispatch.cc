@@ -19,15 +19,15 @@ size_t positive(std::string_view variable) {
   return static_cast<size_t>(value);
 }
 
-Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
+Algorithm choose(Comm& comm, OpKind kind, size_t bytes, size_t count) {
   const bool shared = comm.shared_area() != nullptr;
   Algorithm algorithm = select_algorithm(
-      kind, {.bytes = bytes,
-             .count = count,
-             .world_size = comm.size(),
-             .shared_memory = shared,
-             .hierarchical = !shared && kind == OpKind::kAllReduce &&
-                             hierarchical_helps(comm.hosts())});
+      kind,
+      {.bytes = bytes,
+       .count = count,
+       .world_size = comm.size(),
+       .shared_memory = shared,
+       .hierarchical = !shared && kind == OpKind::kAllReduce && hierarchical_helps(comm.hosts())});
   // An algorithm forced (BATON_ALGO_*) where the group cannot run it
   // (shared_memory without a shared area, hierarchical without hosts to
   // group) gives way to the collective's message algorithm; every rank of
@@ -39,6 +39,9 @@ Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
   BATON_LOG_DEBUG(log::Subsys::kColl)
       << comm.describe() << " on rank " << comm.rank() << " of " << comm.size() << ": "
       << algorithm_name(algorithm) << ", " << bytes << " bytes";
+  // Every message (and the shared area's headers) now carries the choice, so
+  // ranks given different BATON_ALGO_* values fail with MismatchError.
+  comm.begin(static_cast<uint8_t>(static_cast<uint8_t>(algorithm) + 1));
   return algorithm;
 }
 
@@ -50,7 +53,6 @@ Algorithm choose(const Comm& comm, OpKind kind, size_t bytes, size_t count) {
 size_t elements(size_t bytes, DType dtype) {
   return bytes / element_size(dtype);
 }
-
 
 }  // namespace
 

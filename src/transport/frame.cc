@@ -19,7 +19,8 @@ constexpr size_t kOffChannel = 6;
 constexpr size_t kOffKind = 7;
 constexpr size_t kOffDtype = 8;
 constexpr size_t kOffReduceOp = 9;
-constexpr size_t kOffReserved = 10;  // 2 bytes, zero
+constexpr size_t kOffAlgorithm = 10;
+constexpr size_t kOffReserved = 11;  // 1 byte, zero
 constexpr size_t kOffRoot = 12;
 constexpr size_t kOffCount = 16;
 constexpr size_t kOffSeq = 24;
@@ -58,10 +59,11 @@ FrameHeaderBytes encode_frame_header(const FrameHeader& header) {
   const Envelope& e = header.envelope;
   // Control frames (abort, goodbye) carry channel 0.
   put_le<uint8_t>(p + kOffChannel,
-               header.type == FrameType::kData ? static_cast<uint8_t>(e.channel) : uint8_t{0});
+                  header.type == FrameType::kData ? static_cast<uint8_t>(e.channel) : uint8_t{0});
   put_le<uint8_t>(p + kOffKind, e.op.kind);
   put_le<uint8_t>(p + kOffDtype, e.op.dtype);
   put_le<uint8_t>(p + kOffReduceOp, e.op.reduce_op);
+  put_le<uint8_t>(p + kOffAlgorithm, e.op.algorithm);
   put_le<int32_t>(p + kOffRoot, e.op.root);
   put_le<uint64_t>(p + kOffCount, e.op.count);
   put_le<uint64_t>(p + kOffSeq, e.seq);
@@ -86,12 +88,13 @@ FrameHeader decode_frame_header(std::span<const std::byte, kFrameHeaderSize> byt
   const auto type = get_le<uint8_t>(p + kOffType);
   if (type < 1 || type > 3) bad(peer, "unknown frame type " + std::to_string(type));
   h.type = static_cast<FrameType>(type);
-  if (get_le<uint16_t>(p + kOffReserved) != 0) bad(peer, "reserved bytes 10-11 are not zero");
+  if (get_le<uint8_t>(p + kOffReserved) != 0) bad(peer, "reserved byte 11 is not zero");
   Envelope& e = h.envelope;
   const auto channel = get_le<uint8_t>(p + kOffChannel);
   e.op.kind = get_le<uint8_t>(p + kOffKind);
   e.op.dtype = get_le<uint8_t>(p + kOffDtype);
   e.op.reduce_op = get_le<uint8_t>(p + kOffReduceOp);
+  e.op.algorithm = get_le<uint8_t>(p + kOffAlgorithm);
   e.op.root = get_le<int32_t>(p + kOffRoot);
   e.op.count = get_le<uint64_t>(p + kOffCount);
   e.seq = get_le<uint64_t>(p + kOffSeq);

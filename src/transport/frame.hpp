@@ -30,7 +30,7 @@ namespace baton::transport {
 // The bytes "BTNF" in stream order.
 inline constexpr std::array<std::byte, 4> kFrameMagic = {std::byte{'B'}, std::byte{'T'},
                                                          std::byte{'N'}, std::byte{'F'}};
-inline constexpr uint8_t kFrameVersion = 1;
+inline constexpr uint8_t kFrameVersion = 2;  // 2: byte 10 carries the algorithm
 inline constexpr size_t kFrameHeaderSize = 48;
 // The longest reason an abort frame may carry.
 inline constexpr uint64_t kMaxAbortReasonBytes = 16 * 1024;

@@ -37,7 +37,8 @@ std::string describe_op_raw(const OpDesc& op, uint64_t seq) {
 Matcher::Matcher(MatcherOptions options)
     : options_(std::move(options)),
       peer_error_(static_cast<size_t>(std::max(options_.size, 1))),
-      waiting_(static_cast<size_t>(std::max(options_.size, 1)), false) {}
+      waiting_(static_cast<size_t>(std::max(options_.size, 1)), false),
+      history_(kHistory, {UINT64_MAX, OpDesc{}}) {}
 
 Matcher::~Matcher() = default;
 
@@ -52,10 +53,10 @@ std::exception_ptr Matcher::size_error(int source, const Envelope& env, uint64_t
   if (env.channel == Channel::kP2P) {
     if (length <= capacity) return nullptr;
     return std::make_exception_ptr(
-        InvalidArgument("rank " + std::to_string(options_.rank) + ": the message from rank " +
-                        std::to_string(source) + " (tag " + std::to_string(env.tag) + ") is " +
-                        std::to_string(length) + " bytes but the receive buffer holds " +
-                        std::to_string(capacity) + " bytes; the message was discarded"));
+        MismatchError("rank " + std::to_string(options_.rank) + ": the message from rank " +
+                      std::to_string(source) + " (tag " + std::to_string(env.tag) + ") is " +
+                      std::to_string(length) + " bytes but the receive buffer holds " +
+                      std::to_string(capacity) + " bytes; the message was discarded"));
   }
   if (length == capacity) return nullptr;
   const OpFormatter describe = options_.describe_op ? options_.describe_op : describe_op_raw;
@@ -72,6 +73,89 @@ std::exception_ptr Matcher::mismatch_error(const Envelope& mine, int source,
   return std::make_exception_ptr(MismatchError(
       "rank " + std::to_string(options_.rank) + " runs " + describe(mine.op, mine.seq) +
       " but rank " + std::to_string(source) + " sent " + describe(theirs.op, theirs.seq)));
+}
+
+const OpDesc* Matcher::history_locked(uint64_t seq) const {
+  const auto& entry = history_[seq % kHistory];
+  return entry.first == seq ? &entry.second : nullptr;
+}
+
+std::exception_ptr Matcher::check_agreement_locked(int source, const Envelope& env) {
+  const bool probe = env.tag == kProbeTag;
+  if (!begun_ || env.seq > current_seq_) {
+    if (probe) {
+      // Not there yet: compare when begin_op() reaches it.
+      if (early_probes_.size() >= 4 * static_cast<size_t>(std::max(options_.size, 1))) {
+        early_probes_.erase(early_probes_.begin());
+      }
+      early_probes_.push_back({source, env.seq, env.op});
+    }
+    return nullptr;
+  }
+  const OpFormatter describe = options_.describe_op ? options_.describe_op : describe_op_raw;
+  const std::string me = "rank " + std::to_string(options_.rank);
+  const std::string them = "rank " + std::to_string(source);
+  const OpDesc* mine = history_locked(env.seq);
+  if (mine && !(*mine == env.op)) {
+    return std::make_exception_ptr(MismatchError(
+        me + (env.seq == current_seq_ ? " runs " : " ran ") + describe(*mine, env.seq) + " but " +
+        them + (probe ? " runs " : " sent ") + describe(env.op, env.seq)));
+  }
+  if (!probe && env.seq < current_seq_) {
+    return std::make_exception_ptr(
+        MismatchError(them + " sent step " + std::to_string(env.tag) + " of " +
+                      describe(env.op, env.seq) + " which " + me +
+                      " never received: it finished that operation without it, so the "
+                      "ranks disagree about how to run it"));
+  }
+  return nullptr;
+}
+
+std::optional<OpDesc> Matcher::ran(uint64_t seq) const {
+  std::lock_guard lock(mu_);
+  if (const OpDesc* op = history_locked(seq)) return *op;
+  return std::nullopt;
+}
+
+void Matcher::diverged(std::exception_ptr error) {
+  {
+    std::lock_guard lock(mu_);
+    if (divergence_reported_ || all_error_) return;
+    divergence_reported_ = true;
+  }
+  if (options_.on_divergence) {
+    options_.on_divergence(std::move(error));
+  } else {
+    fail_all(error);
+  }
+}
+
+void Matcher::begin_op(uint64_t seq, const OpDesc& op) {
+  std::exception_ptr divergence;
+  {
+    std::lock_guard lock(mu_);
+    if (all_error_) return;
+    begun_ = true;
+    current_seq_ = seq;
+    history_[seq % kHistory] = {seq, op};
+    const OpFormatter describe = options_.describe_op ? options_.describe_op : describe_op_raw;
+    for (auto it = early_probes_.begin(); it != early_probes_.end();) {
+      if (it->seq == seq && !(it->op == op) && !divergence) {
+        divergence = std::make_exception_ptr(MismatchError(
+            "rank " + std::to_string(options_.rank) + " runs " + describe(op, seq) + " but rank " +
+            std::to_string(it->source) + " runs " + describe(it->op, it->seq)));
+      }
+      it = it->seq <= seq ? early_probes_.erase(it) : std::next(it);
+    }
+    // Messages left over from earlier operations, or of this one described
+    // otherwise, whichever peer sent them.
+    for (const auto& m : unexpected_) {
+      if (divergence) break;
+      if (m->attached || m->envelope.channel != Channel::kCollective) continue;
+      divergence = check_agreement_locked(m->source, m->envelope);
+    }
+  }
+  if (divergence) diverged(std::move(divergence));
 }
 
 void Matcher::release_locked(Message& message) {
@@ -156,63 +240,77 @@ void Matcher::post(int peer, const Envelope& envelope, std::span<std::byte> buff
 
 Delivery Matcher::on_header(int source, const Envelope& envelope, uint64_t length) {
   Failures failures;
+  std::exception_ptr divergence;
+  Delivery d;
+  {
+    std::lock_guard lock(mu_);
+    d = on_header_locked(source, envelope, length, failures, divergence);
+  }
+  for (auto& [request, error] : failures) request->fail(error);
+  if (divergence) diverged(std::move(divergence));
+  return d;
+}
+
+Delivery Matcher::on_header_locked(int source, const Envelope& envelope, uint64_t length,
+                                   Failures& failures, std::exception_ptr& divergence) {
   Delivery d;
   d.source = source;
   d.length = length;
-  {
-    std::lock_guard lock(mu_);
-    const auto src = static_cast<size_t>(source);
-    if (waiting_[src]) {
-      waiting_[src] = false;
-      --waiting_count_;
-    }
-    if (all_error_) return d;  // kDiscard: nobody will ever receive it
-    bool mismatched = false;
-    if (envelope.channel == Channel::kCollective) {
-      for (auto it = posted_.begin(); it != posted_.end();) {
-        if (it->peer == source && it->envelope.channel == Channel::kCollective &&
-            it->envelope.seq == envelope.seq && !(it->envelope.op == envelope.op)) {
-          failures.emplace_back(it->request, mismatch_error(it->envelope, source, envelope));
-          it = posted_.erase(it);
-          mismatched = true;
-        } else {
-          ++it;
-        }
-      }
-    }
-    auto it = posted_.begin();
-    while (it != posted_.end() && !matches(it->peer, it->envelope, source, envelope)) ++it;
-    if (it != posted_.end()) {
-      Posted r = std::move(*it);
-      posted_.erase(it);
-      if (auto error = size_error(source, envelope, length, r.buffer.size())) {
-        failures.emplace_back(std::move(r.request), error);
+  const auto src = static_cast<size_t>(source);
+  if (waiting_[src]) {
+    waiting_[src] = false;
+    --waiting_count_;
+  }
+  if (all_error_) return d;  // kDiscard: nobody will ever receive it
+  if (envelope.channel == Channel::kCollective) {
+    // Probes end here (kDiscard); so does a message that shows divergence.
+    divergence = check_agreement_locked(source, envelope);
+    if (divergence || envelope.tag == kProbeTag) return d;
+  }
+  bool mismatched = false;
+  if (envelope.channel == Channel::kCollective) {
+    for (auto it = posted_.begin(); it != posted_.end();) {
+      if (it->peer == source && it->envelope.channel == Channel::kCollective &&
+          it->envelope.seq == envelope.seq && !(it->envelope.op == envelope.op)) {
+        failures.emplace_back(it->request, mismatch_error(it->envelope, source, envelope));
+        it = posted_.erase(it);
+        mismatched = true;
       } else {
-        d.kind = Delivery::Kind::kDirect;
-        d.target = r.buffer.first(static_cast<size_t>(length));
-        d.request = std::move(r.request);
-      }
-    } else if (!mismatched) {
-      if (length > 0 && unexpected_bytes_ + length > options_.unexpected_limit) {
-        waiting_[src] = true;
-        ++waiting_count_;
-        d.kind = Delivery::Kind::kWait;
-      } else {
-        auto m = std::make_shared<Message>();
-        m->source = source;
-        m->envelope = envelope;
-        m->length = length;
-        m->data = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(length));
-        m->accounted = true;
-        unexpected_bytes_ += static_cast<size_t>(length);
-        d.kind = Delivery::Kind::kBuffered;
-        d.target = {m->data.get(), static_cast<size_t>(length)};
-        d.message = m;
-        unexpected_.push_back(std::move(m));
+        ++it;
       }
     }
   }
-  for (auto& [request, error] : failures) request->fail(error);
+  auto it = posted_.begin();
+  while (it != posted_.end() && !matches(it->peer, it->envelope, source, envelope)) ++it;
+  if (it != posted_.end()) {
+    Posted r = std::move(*it);
+    posted_.erase(it);
+    if (auto error = size_error(source, envelope, length, r.buffer.size())) {
+      failures.emplace_back(std::move(r.request), error);
+    } else {
+      d.kind = Delivery::Kind::kDirect;
+      d.target = r.buffer.first(static_cast<size_t>(length));
+      d.request = std::move(r.request);
+    }
+  } else if (!mismatched) {
+    if (length > 0 && unexpected_bytes_ + length > options_.unexpected_limit) {
+      waiting_[src] = true;
+      ++waiting_count_;
+      d.kind = Delivery::Kind::kWait;
+    } else {
+      auto m = std::make_shared<Message>();
+      m->source = source;
+      m->envelope = envelope;
+      m->length = length;
+      m->data = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(length));
+      m->accounted = true;
+      unexpected_bytes_ += static_cast<size_t>(length);
+      d.kind = Delivery::Kind::kBuffered;
+      d.target = {m->data.get(), static_cast<size_t>(length)};
+      d.message = m;
+      unexpected_.push_back(std::move(m));
+    }
+  }
   return d;
 }
 

@@ -12,7 +12,7 @@
 //    both ranks and both descriptions; a receive posted for a seq whose
 //    buffered message carries another OpDesc fails the same way.
 //  - lengths: a p2p message longer than its receive buffer fails the receive
-//    with InvalidArgument naming both sizes (a shorter one completes it with
+//    with MismatchError naming both sizes (a shorter one completes it with
 //    its own length); a collective message must fill its buffer exactly
 //    (MismatchError otherwise). Either way the message is consumed and its
 //    payload discarded, so the stream stays in step.
@@ -25,6 +25,18 @@
 // after the matcher calls on_space() (a receive was posted or buffered bytes
 // were released). A message larger than the whole bound therefore waits for
 // its receive and lands straight in the receive's buffer.
+//
+// Agreement (transport.hpp, "Agreement"): begin_op() records the collective
+// this rank runs, in a short history. A collective message or probe
+// (kProbeTag, consumed here, never delivered) from any peer that contradicts
+// it, a message for an operation this rank has finished, and a message still
+// unclaimed when a later operation begins are a divergence: the matcher calls
+// on_divergence with a MismatchError naming both ranks and both operations
+// (the transport aborts the group; without a callback it fails everything).
+// A probe for an operation this rank has not reached yet is kept until
+// begin_op() gets there. on_divergence is called without the matcher's lock,
+// from the thread that found it (the progress thread, or begin_op's caller),
+// and at most once.
 //
 // Failures: fail_peer() fails the posted receives from that peer and every
 // pending kAnySource receive (the message they wait for may have been the dead
@@ -48,6 +60,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -70,6 +83,8 @@ struct MatcherOptions {
   size_t unexpected_limit = size_t{256} << 20;
   OpFormatter describe_op = nullptr;  // nullptr: describe_op_raw
   std::function<void()> on_space;     // see "Buffering" above; may be empty
+  // See "Agreement" above; may be empty.
+  std::function<void(std::exception_ptr)> on_divergence;
 };
 
 namespace detail {
@@ -117,6 +132,11 @@ class Matcher {
   // context is going down): fails the receive waiting for it.
   void drop(Delivery& delivery, const std::exception_ptr& error);
 
+  // This rank runs collective `seq` described by `op` (see "Agreement").
+  void begin_op(uint64_t seq, const OpDesc& op);
+  // What this rank ran (or runs) as collective `seq`, while the history holds it.
+  std::optional<OpDesc> ran(uint64_t seq) const;
+
   // See "Failures" above. The first error recorded for a peer wins.
   void fail_peer(int peer, const std::exception_ptr& error);
   void fail_all(const std::exception_ptr& error);
@@ -137,6 +157,9 @@ class Matcher {
   };
   using Failures = std::vector<std::pair<RequestPtr, std::exception_ptr>>;
 
+  // on_header() under the lock: failures and a divergence to report after it.
+  Delivery on_header_locked(int source, const Envelope& envelope, uint64_t length,
+                            Failures& failures, std::exception_ptr& divergence);
   static bool matches(int posted_peer, const Envelope& posted, int source, const Envelope& env);
   // Checks the length of a message for a receive; null when it fits.
   std::exception_ptr size_error(int source, const Envelope& env, uint64_t length,
@@ -144,6 +167,20 @@ class Matcher {
   std::exception_ptr mismatch_error(const Envelope& mine, int source, const Envelope& theirs) const;
   void release_locked(detail::Message& message);
   void notify_space();
+  // What this rank ran as operation `seq`, if the history still holds it.
+  const OpDesc* history_locked(uint64_t seq) const;
+  // The divergence (or null) that a collective message or probe from
+  // `source` shows against this rank's history; consumes probes.
+  std::exception_ptr check_agreement_locked(int source, const Envelope& env);
+  // Reports a divergence found under the lock, once (see "Agreement").
+  void diverged(std::exception_ptr error);
+
+  struct Probe {
+    int source;
+    uint64_t seq;
+    OpDesc op;
+  };
+  static constexpr size_t kHistory = 256;
 
   const MatcherOptions options_;
   mutable std::mutex mu_;
@@ -157,6 +194,13 @@ class Matcher {
   std::exception_ptr all_error_;                            // GUARDED_BY(mu_)
   std::vector<bool> waiting_;                               // GUARDED_BY(mu_), sources told kWait
   int waiting_count_ = 0;                                   // GUARDED_BY(mu_)
+  // Agreement: the operation this rank runs (once begun_), the last kHistory
+  // ones by seq % kHistory, and probes for operations not reached yet.
+  bool begun_ = false;                                // GUARDED_BY(mu_)
+  uint64_t current_seq_ = 0;                          // GUARDED_BY(mu_)
+  std::vector<std::pair<uint64_t, OpDesc>> history_;  // GUARDED_BY(mu_)
+  std::vector<Probe> early_probes_;                   // GUARDED_BY(mu_)
+  bool divergence_reported_ = false;                  // GUARDED_BY(mu_)
 };
 
 }  // namespace baton::transport

@@ -17,13 +17,21 @@
 //    from any peer with kAnySource) with the same tag. Messages between one
 //    pair with the same tag arrive in the order sent (MPI's non-overtaking
 //    rule). A message longer than the receive buffer fails the receive with
-//    InvalidArgument naming both sizes; a shorter one completes it, and
+//    MismatchError naming both sizes; a shorter one completes it, and
 //    Request::bytes() says how much arrived.
 //  - Channel::kCollective: a receive matches the message from its peer with
 //    the same seq and tag; the length must equal the buffer's. A message whose
 //    seq is that of a posted receive but whose OpDesc differs (another
 //    collective, dtype, count, op or root) fails the receive with
 //    MismatchError naming both ranks and both descriptions.
+//  - Agreement (begin_op): the collective layer tells the context which
+//    collective this rank runs, before its first message. A collective
+//    message or probe (kProbeTag) from any peer whose seq is that of the
+//    operation this rank runs or ran, with another OpDesc, and a collective
+//    message for an operation this rank has finished (one it never received:
+//    the ranks run different algorithms or roots), mean the ranks diverged:
+//    the context aborts with MismatchError naming both ranks and both
+//    operations, so every rank's current or next operation fails.
 //  - A receive posted before its message arrives gets the payload written
 //    straight into its buffer. Messages that arrive first wait in a bounded
 //    queue (BATON_UNEXPECTED_BYTES); beyond it the transport stops reading
@@ -64,8 +72,16 @@ struct OpDesc {
   uint8_t reduce_op = 0;  // baton::ReduceOp, 0 when not a reduction
   int32_t root = -1;      // group rank of the root, -1 when none
   uint64_t count = 0;     // elements per rank that must agree
+  // collectives::Algorithm + 1 once the collective layer chose it; 0 before
+  // (ranks running another algorithm exchange messages the others never expect).
+  uint8_t algorithm = 0;
   friend bool operator==(const OpDesc&, const OpDesc&) = default;
 };
+
+// The tag of an agreement probe: a zero-length collective message that says
+// "I run operation `seq` described by `op`" (Context::begin_op, Comm's waits).
+// Algorithms use tags >= 0.
+inline constexpr int64_t kProbeTag = -1;
 
 struct Envelope {
   Channel channel = Channel::kP2P;
@@ -138,6 +154,11 @@ class Context {
   virtual RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) = 0;
   // Fails every pending and future request with `why` and tells the peers.
   virtual void abort(std::exception_ptr why) = 0;
+  // This rank now runs collective `seq` (increasing by one per collective
+  // of the group) described by `op`; see "Agreement" above. May be called
+  // again for the same seq with a refined op before any of its messages.
+  // Never blocks; the default (a transport that checks nothing) ignores it.
+  virtual void begin_op(uint64_t /*seq*/, const OpDesc& /*op*/) {}
 
   // Caller-driven progress, for transports where the waiting thread can move
   // bytes itself more cheaply than the progress thread can wake (shared

@@ -77,8 +77,8 @@ TEST_P(BackendSuite, EveryCollectiveLargeCount) {
   run(every_collective_large_count, std::chrono::seconds(150));
 }
 
-// Every dtype x every reduce op it supports, for all_reduce (under both of
-// its algorithms), reduce and reduce_scatter; and the data-moving
+// Every dtype x every reduce op it supports, for all_reduce (under the
+// default and both message algorithms), reduce and reduce_scatter; and the data-moving
 // collectives for every dtype.
 TEST_P(BackendSuite, EveryDTypeAndReduceOp) {
   if (!one_of(world_size(), {2, 3, 5})) GTEST_SKIP() << "sampled world sizes: 2, 3, 5";

@@ -160,7 +160,9 @@ void every_collective_large_count(int rank, int n) {
 }
 
 void every_dtype_and_reduce_op(int rank, int n) {
-  for (const char* algo : {"recursive_doubling", "ring"}) {
+  // "auto" first: the transport's default (shared_memory on one host,
+  // hierarchical across hosts), then each message algorithm forced.
+  for (const char* algo : {"auto", "recursive_doubling", "ring"}) {
     ::setenv("BATON_ALGO_ALL_REDUCE", algo, 1);
     for (DType dtype : kAllDTypes) {
       for (ReduceOp op : kAllReduceOps) {
@@ -175,7 +177,7 @@ void every_dtype_and_reduce_op(int rank, int n) {
               t, [&](int64_t i) { return fold(op, dtype, n, [&](int r) { return value(r, i); }); },
               where(rank, n, "all_reduce " + label + " count " + std::to_string(count)));
         }
-        if (std::string(algo) == "ring") continue;  // the rest does not depend on it
+        if (std::string(algo) != "auto") continue;  // the rest does not depend on it
 
         Tensor r = make_tensor(1000, dtype, [&](int64_t i) { return value(rank, i); });
         const int root = n - 1;
@@ -201,7 +203,7 @@ void every_dtype_and_reduce_op(int rank, int n) {
             where(rank, n, "reduce_scatter " + label));
       }
 
-      if (std::string(algo) == "ring") continue;
+      if (std::string(algo) != "auto") continue;
       const std::string label = std::string(dtype_name(dtype));
       auto mine = [&](int r, int64_t i) {
         return dtype == DType::Bool ? bool_value(r, i) : pattern_value(r, i);
@@ -321,6 +323,30 @@ void point_to_point(int rank, int n) {
     Tensor big = make_tensor((1 << 20) + 5, DType::Float32,
                              [](int64_t i) { return static_cast<double>(i % 1000); });
     send(big, 0, world(), 12);
+  }
+
+  // A receive takes a message of exactly its size: a longer and a shorter
+  // message each fail it with MismatchError naming the sender; the sends
+  // succeed and the group stays usable (the next message arrives intact).
+  if (rank == 0) {
+    send(Tensor::full({8}, 1, DType::Int32), 1, world(), 21);
+    send(Tensor::full({2}, 2, DType::Int32), 1, world(), 22);
+    send(Tensor::full({4}, 3, DType::Int32), 1, world(), 23);
+  } else if (rank == 1) {
+    for (int tag : {21, 22}) {
+      Tensor four = Tensor::zeros({4}, DType::Int32);
+      try {
+        recv(four, 0, world(), tag);
+        ADD_FAILURE() << where(rank, n, "recv of a message of another size (tag ") << tag
+                      << ") succeeded";
+      } catch (const MismatchError& e) {
+        EXPECT_NE(std::string(e.what()).find("rank 0"), std::string::npos) << e.what();
+      }
+    }
+    Tensor four = Tensor::zeros({4}, DType::Int32);
+    recv(four, 0, world(), 23);
+    expect_tensor(
+        four, [](int64_t) { return 3.0; }, where(rank, n, "recv after the size mismatches"));
   }
   barrier();
 }

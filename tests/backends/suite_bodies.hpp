@@ -19,12 +19,15 @@ namespace baton::testing {
 void every_collective_small_counts(int rank, int n);
 // Every collective on 1 Mi + 3 elements (async at n == 3).
 void every_collective_large_count(int rank, int n);
-// Every dtype x every reduce op it supports (all_reduce under both
-// BATON_ALGO_ALL_REDUCE algorithms, reduce, reduce_scatter), and broadcast,
+// Every dtype x every reduce op it supports (all_reduce under the default
+// algorithm, which is shared_memory on one host and hierarchical across
+// hosts, and under ring and recursive_doubling forced; reduce and
+// reduce_scatter under the default), and broadcast,
 // all_gather, all_to_all on every dtype. Needs n >= 2.
 void every_dtype_and_reduce_op(int rank, int n);
 // send/recv/isend/irecv: a ring, tags out of order, non-overtaking,
-// ANY_SOURCE with source_rank(), empty and large messages. Needs n >= 2.
+// ANY_SOURCE with source_rank(), empty and large messages, messages longer
+// and shorter than their receive (MismatchError). Needs n >= 2.
 void point_to_point(int rank, int n);
 // Subgroups: membership, group ranks in list order, world and group
 // operations in flight at once, group p2p and broadcast. Needs n >= 3.

@@ -99,7 +99,7 @@ TEST(FailureTest, OneOddRankOutMismatchesEveryRank) {
       << "a rank waited for its timeout";
 }
 
-TEST(FailureTest, DifferentCountsOrDtypesMismatch) {
+TEST(FailureTest, DifferentCountsMismatch) {
   // all_reduce where rank 1 has one more element.
   auto counts = outcomes(3, [&](transport::Context& context, int rank) {
     const size_t count = rank == 1 ? 9 : 8;
@@ -111,23 +111,11 @@ TEST(FailureTest, DifferentCountsOrDtypesMismatch) {
     EXPECT_EQ(counts[static_cast<size_t>(r)].type, "MismatchError")
         << "rank " << r << ": " << counts[static_cast<size_t>(r)].what;
   }
-  // broadcast where rank 2 says int32.
-  auto dtypes = outcomes(3, [&](transport::Context& context, int rank) {
-    Buffer data(32);
-    const DType dtype = rank == 2 ? DType::Int32 : DType::Float32;
-    auto comm = make_comm(context, 1, op_desc(OpKind::kBroadcast, dtype, 8, ReduceOp::SUM, 0));
-    collectives::broadcast_binomial_tree(comm, data, 0);
-  });
-  // Rank 2 receives the root's message and finds the disagreement. The root
-  // only sends (its message was delivered) and rank 1 hears only from the
-  // root, so either may finish before rank 2's abort reaches it.
-  EXPECT_EQ(dtypes[2].type, "MismatchError") << dtypes[2].what;
-  EXPECT_TRUE(contains(dtypes[2].what, "int32") && contains(dtypes[2].what, "float32"))
-      << dtypes[2].what;
-  for (int r : {0, 1}) {
-    const Outcome& o = dtypes[static_cast<size_t>(r)];
-    EXPECT_TRUE(o.type.empty() || o.type == "MismatchError") << "rank " << r << ": " << o.what;
-  }
+  // Disagreements where a rank only sends (a broadcast root) need the
+  // transports' agreement checks (transport.hpp, "Agreement"), which this
+  // loopback context does not implement: the backend suite's
+  // DisagreementsAreMismatchErrorsOnEveryRank checks every collective x
+  // algorithm over the real transports, on every rank.
 }
 
 TEST(FailureTest, ZeroElementsStillMismatch) {

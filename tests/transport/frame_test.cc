@@ -18,7 +18,8 @@ Envelope collective(uint64_t seq, int64_t tag) {
   e.channel = Channel::kCollective;
   e.seq = seq;
   e.tag = tag;
-  e.op = OpDesc{.kind = 2, .dtype = 1, .reduce_op = 3, .root = 2, .count = 123456789012ull};
+  e.op = OpDesc{
+      .kind = 2, .dtype = 1, .reduce_op = 3, .root = 2, .count = 123456789012ull, .algorithm = 5};
   return e;
 }
 
@@ -57,6 +58,8 @@ TEST(FrameTest, LayoutIsLittleEndianAtDocumentedOffsets) {
   EXPECT_EQ(std::to_integer<int>(b[7]), 2);      // op kind
   EXPECT_EQ(std::to_integer<int>(b[8]), 1);      // dtype
   EXPECT_EQ(std::to_integer<int>(b[9]), 3);      // reduce op
+  EXPECT_EQ(std::to_integer<int>(b[10]), 5);     // algorithm
+  EXPECT_EQ(std::to_integer<int>(b[11]), 0);     // reserved
   EXPECT_EQ(std::to_integer<int>(b[12]), 2);     // root, low byte first
   EXPECT_EQ(std::to_integer<int>(b[24]), 0x08);  // seq, low byte first
   EXPECT_EQ(std::to_integer<int>(b[31]), 0x01);
@@ -85,7 +88,7 @@ TEST(FrameTest, EveryFieldIsValidated) {
   EXPECT_THAT(with(7, 0), HasSubstr("without an operation kind"));
   EXPECT_THAT(with(8, 200), HasSubstr("dtype 200"));
   EXPECT_THAT(with(9, 8), HasSubstr("reduce op 8"));
-  EXPECT_THAT(with(10, 1), HasSubstr("reserved"));
+  EXPECT_THAT(with(11, 1), HasSubstr("reserved"));
   EXPECT_THAT(with(12, 4), HasSubstr("root 4 outside the group of 4"));
   // A p2p frame must carry seq 0.
   FrameHeaderBytes p2p = encode_frame_header({FrameType::kData, Envelope{}, 8});
@@ -144,7 +147,8 @@ TEST(FrameTest, ErrorsKeepTheirCodeAcrossTheWire) {
   EXPECT_EQ(baton::error_message(e), "rank 0 runs x");
   EXPECT_THROW(std::rethrow_exception(e), MismatchError);
   EXPECT_THROW(std::rethrow_exception(make_error(ErrorCode::kConnection, "x")), ConnectionError);
-  EXPECT_EQ(baton::error_code(std::make_exception_ptr(std::runtime_error("x"))), ErrorCode::kInternal);
+  EXPECT_EQ(baton::error_code(std::make_exception_ptr(std::runtime_error("x"))),
+            ErrorCode::kInternal);
 }
 
 // ---------------------------------------------------------------- hello

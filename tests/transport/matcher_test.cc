@@ -62,7 +62,8 @@ class MatcherTest : public ::testing::Test {
                                 .size = 4,
                                 .unexpected_limit = limit,
                                 .describe_op = fake_describe,
-                                .on_space = [this] { ++space_calls_; }}) {}
+                                .on_space = [this] { ++space_calls_; },
+                                .on_divergence = nullptr}) {}
 
   // Simulates the progress thread receiving a whole message.
   Delivery arrive(int source, const Envelope& e, const std::vector<std::byte>& payload) {
@@ -162,14 +163,14 @@ TEST_F(MatcherTest, TooLongMessageFailsTheReceiveNamingBothSizes) {
   auto r = post(1, p2p(3), small);
   const Delivery d = matcher_.on_header(1, p2p(3), 4000);
   EXPECT_EQ(d.kind, Delivery::Kind::kDiscard);  // the payload is read and dropped
-  const std::string what = error_of<InvalidArgument>(r);
+  const std::string what = error_of<MismatchError>(r);
   EXPECT_THAT(what, HasSubstr("4000 bytes"));
   EXPECT_THAT(what, HasSubstr("holds 1000 bytes"));
   EXPECT_THAT(what, HasSubstr("rank 1"));
   // Same rule for a message that was buffered first; it is consumed.
   arrive(2, p2p(3), std::vector<std::byte>(9));
   std::vector<std::byte> tiny(4);
-  EXPECT_THAT(error_of<InvalidArgument>(post(2, p2p(3), tiny)), HasSubstr("9 bytes"));
+  EXPECT_THAT(error_of<MismatchError>(post(2, p2p(3), tiny)), HasSubstr("9 bytes"));
   EXPECT_EQ(matcher_.unexpected_bytes(), 0u);
 }
 
@@ -295,6 +296,133 @@ TEST_F(MatcherTest, DropFailsTheReceiveWaitingForThePayload) {
   matcher_.drop(buffered, std::make_exception_ptr(ConnectionError("gone too")));
   EXPECT_EQ(error_of<ConnectionError>(waiting), "gone too");
   EXPECT_EQ(matcher_.unexpected_bytes(), 0u);
+}
+
+// Agreement (begin_op): divergence from any peer aborts the group through
+// on_divergence, once, with both operations named.
+class AgreementTest : public ::testing::Test {
+ protected:
+  AgreementTest()
+      : matcher_(MatcherOptions{.rank = 0,
+                                .size = 4,
+                                .describe_op = fake_describe,
+                                .on_space = nullptr,
+                                .on_divergence = [this](std::exception_ptr e) {
+                                  ++calls_;
+                                  try {
+                                    std::rethrow_exception(e);
+                                  } catch (const MismatchError& m) {
+                                    what_ = m.what();
+                                  } catch (const std::exception& other) {
+                                    what_ = std::string("<wrong type> ") + other.what();
+                                  }
+                                }}) {}
+  Delivery arrive(int source, const Envelope& e, size_t length = 0) {
+    Delivery d = matcher_.on_header(source, e, length);
+    if (d.kind == Delivery::Kind::kBuffered || d.kind == Delivery::Kind::kDirect) {
+      matcher_.on_payload(d);
+    }
+    return d;
+  }
+  static Envelope probe(uint64_t seq, uint8_t kind, uint64_t count) {
+    return coll(seq, kProbeTag, kind, count);
+  }
+  Matcher matcher_;
+  int calls_ = 0;
+  std::string what_;
+};
+
+TEST_F(AgreementTest, MessageOfTheCurrentOpFromAnotherPeerWithAnotherDescription) {
+  matcher_.begin_op(5, coll(5, 0, 2, 10).op);
+  std::vector<std::byte> buffer(40);
+  auto r = std::make_shared<Request>();
+  matcher_.post(1, coll(5, 0, 2, 10), buffer, r);  // waits for rank 1; rank 3 disagrees
+  EXPECT_EQ(arrive(3, coll(5, 2, 1, 10), 40).kind, Delivery::Kind::kDiscard);
+  EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(what_, "rank 0 runs op2 #5 (10 elements) but rank 3 sent op1 #5 (10 elements)");
+}
+
+TEST_F(AgreementTest, MessageOfAFinishedOpIsADivergence) {
+  matcher_.begin_op(1, coll(1, 0, 2, 10).op);
+  matcher_.begin_op(2, coll(2, 0, 2, 10).op);
+  // Same description, but rank 1 sends for operation 1, which this rank finished.
+  arrive(1, coll(1, 4, 2, 10), 40);
+  EXPECT_EQ(calls_, 1);
+  EXPECT_THAT(what_, HasSubstr("rank 1 sent step 4 of op2 #1 (10 elements) which rank 0 never"));
+}
+
+TEST_F(AgreementTest, AFinishedOpDescribedOtherwiseNamesWhatThisRankRan) {
+  matcher_.begin_op(1, coll(1, 0, 1, 10).op);
+  matcher_.begin_op(2, coll(2, 0, 2, 10).op);
+  arrive(2, coll(1, 0, 1, 12), 48);
+  EXPECT_EQ(what_, "rank 0 ran op1 #1 (10 elements) but rank 2 sent op1 #1 (12 elements)");
+}
+
+TEST_F(AgreementTest, LeftoverMessageFailsTheNextOp) {
+  matcher_.begin_op(1, coll(1, 0, 2, 10).op);
+  arrive(3, coll(1, 9, 2, 10), 40);  // buffered: it may still be received
+  EXPECT_EQ(calls_, 0);
+  matcher_.begin_op(2, coll(2, 0, 2, 10).op);  // but operation 1 ended without it
+  EXPECT_EQ(calls_, 1);
+  EXPECT_THAT(what_, HasSubstr("rank 3 sent step 9 of op2 #1"));
+}
+
+TEST_F(AgreementTest, EarlyMessageDescribedOtherwiseFailsTheOpWhenItBegins) {
+  arrive(2, coll(7, 0, 4, 3), 12);
+  matcher_.begin_op(7, coll(7, 0, 4, 4).op);
+  EXPECT_EQ(what_, "rank 0 runs op4 #7 (4 elements) but rank 2 sent op4 #7 (3 elements)");
+}
+
+TEST_F(AgreementTest, ProbesAreComparedNowOrWhenTheOpBegins) {
+  matcher_.begin_op(3, coll(3, 0, 2, 10).op);
+  // Agreeing probes, for now and for later, are consumed silently.
+  EXPECT_EQ(arrive(1, probe(3, 2, 10)).kind, Delivery::Kind::kDiscard);
+  EXPECT_EQ(arrive(1, probe(4, 2, 10)).kind, Delivery::Kind::kDiscard);
+  EXPECT_EQ(matcher_.unexpected_bytes(), 0u);
+  matcher_.begin_op(4, coll(4, 0, 2, 10).op);
+  EXPECT_EQ(calls_, 0);
+  // One for an operation not reached yet that describes it otherwise.
+  arrive(2, probe(5, 9, 10));
+  EXPECT_EQ(calls_, 0);
+  matcher_.begin_op(5, coll(5, 0, 2, 10).op);
+  EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(what_, "rank 0 runs op2 #5 (10 elements) but rank 2 runs op9 #5 (10 elements)");
+}
+
+TEST_F(AgreementTest, ProbeOfAPastOpComparesWithTheHistoryAndIsReportedOnce) {
+  matcher_.begin_op(1, coll(1, 0, 2, 10).op);
+  matcher_.begin_op(2, coll(2, 0, 2, 10).op);
+  arrive(1, probe(1, 2, 10));  // rank 1 is behind and agrees
+  EXPECT_EQ(calls_, 0);
+  arrive(3, probe(1, 2, 11));
+  arrive(2, probe(2, 3, 10));
+  EXPECT_EQ(calls_, 1);  // the first divergence only
+  EXPECT_EQ(what_, "rank 0 ran op2 #1 (10 elements) but rank 3 runs op2 #1 (11 elements)");
+}
+
+TEST_F(AgreementTest, AlgorithmIsPartOfTheDescription) {
+  Envelope ring = coll(1, 0, 2, 10);
+  ring.op.algorithm = 1;
+  Envelope tree = ring;
+  tree.op.algorithm = 2;
+  matcher_.begin_op(1, ring.op);
+  arrive(1, tree, 40);
+  EXPECT_EQ(calls_, 1);
+}
+
+TEST(AgreementDefaultTest, WithoutACallbackTheMatcherFailsEverything) {
+  Matcher matcher(MatcherOptions{.rank = 0,
+                                 .size = 2,
+                                 .describe_op = fake_describe,
+                                 .on_space = nullptr,
+                                 .on_divergence = nullptr});
+  matcher.begin_op(1, coll(1, 0, 2, 10).op);
+  std::vector<std::byte> buffer(4);
+  auto r = std::make_shared<Request>();
+  matcher.post(1, p2p(0), buffer, r);
+  matcher.on_header(1, coll(1, 0, 3, 10), 0);
+  EXPECT_THAT(error_of<MismatchError>(r), HasSubstr("rank 0 runs op2 #1"));
+  EXPECT_NE(matcher.context_error(), nullptr);
 }
 
 TEST(DescribeOpRawTest, PrintsTheRawFields) {

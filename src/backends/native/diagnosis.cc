@@ -30,20 +30,22 @@ std::string list_ranks(const std::vector<int>& ranks) {
 std::string encode_entry(const DiagEntry& entry) {
   std::ostringstream out;
   out << entry.seq << ' ' << int{entry.op.kind} << ' ' << int{entry.op.dtype} << ' '
-      << int{entry.op.reduce_op} << ' ' << entry.op.root << ' ' << entry.op.count;
+      << int{entry.op.reduce_op} << ' ' << entry.op.root << ' ' << entry.op.count << ' '
+      << int{entry.op.algorithm};
   return out.str();
 }
 
 std::optional<DiagEntry> decode_entry(std::string_view text) {
   std::istringstream in{std::string(text)};
   DiagEntry entry;
-  int kind = 0, dtype = 0, reduce_op = 0;
-  if (!(in >> entry.seq >> kind >> dtype >> reduce_op >> entry.op.root >> entry.op.count)) {
+  int kind = 0, dtype = 0, reduce_op = 0, algorithm = 0;
+  if (!(in >> entry.seq >> kind >> dtype >> reduce_op >> entry.op.root >> entry.op.count >>
+        algorithm)) {
     return std::nullopt;
   }
-  if (kind < 0 || kind > 255 || dtype < 0 || dtype > 255 || reduce_op < 0 || reduce_op > 255) {
-    return std::nullopt;
-  }
+  const auto byte = [](int v) { return v >= 0 && v <= 255; };
+  if (!byte(kind) || !byte(dtype) || !byte(reduce_op) || !byte(algorithm)) return std::nullopt;
+  entry.op.algorithm = static_cast<uint8_t>(algorithm);
   entry.op.kind = static_cast<uint8_t>(kind);
   entry.op.dtype = static_cast<uint8_t>(dtype);
   entry.op.reduce_op = static_cast<uint8_t>(reduce_op);

@@ -143,13 +143,17 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
     in_flight_.push_back({request, tensor, is_send});
   }
   std::weak_ptr<NativeBackend> weak = weak_from_this();
+  std::optional<size_t> expected;
+  if (!is_send) expected = tensor.nbytes();
   return Work(detail::WorkState::for_request(std::move(request), !is_send,
                                              {.description = description,
                                               .wait_timeout = options_.timeout,
-                                              .on_expiry = [weak](std::exception_ptr why) {
-                                                if (auto self = weak.lock())
-                                                  self->fail_group(std::move(why));
-                                              }}));
+                                              .on_expiry =
+                                                  [weak](std::exception_ptr why) {
+                                                    if (auto self = weak.lock())
+                                                      self->fail_group(std::move(why));
+                                                  },
+                                              .expected_bytes = expected}));
 }
 
 Work NativeBackend::send(const Tensor& tensor, int dst, int tag) {
@@ -182,7 +186,8 @@ Work NativeBackend::submit(transport::OpDesc desc, Body body) {
           detail::WorkState::Options{.description = describe(desc, op.seq),
                                      .deadline = deadline + kWaitGrace,
                                      .on_expiry = [weak](std::exception_ptr why) {
-                                       if (auto self = weak.lock()) self->fail_group(std::move(why));
+                                       if (auto self = weak.lock())
+                                         self->fail_group(std::move(why));
                                      }});
       work = op.work;
       queue_.push_back(std::move(op));

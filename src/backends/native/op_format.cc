@@ -6,6 +6,7 @@
 #include "baton/dtype.hpp"
 #include "baton/reduce_op.hpp"
 #include "collectives/op_kind.hpp"
+#include "collectives/select.hpp"
 
 namespace baton::backends::native {
 
@@ -13,7 +14,15 @@ std::string describe_op(const transport::OpDesc& op, uint64_t seq) {
   using collectives::OpKind;
   const auto kind = static_cast<OpKind>(op.kind);
   std::string out = std::string(collectives::op_kind_name(kind)) + " #" + std::to_string(seq);
-  if (kind == OpKind::kBarrier) return out;
+  // The algorithm, once chosen: "ring", "shared_memory", ...
+  std::string algorithm;
+  if (op.algorithm > 0) {
+    const auto a = static_cast<collectives::Algorithm>(op.algorithm - 1);
+    algorithm = op.algorithm <= static_cast<uint8_t>(collectives::Algorithm::kHierarchical) + 1
+                    ? std::string(collectives::algorithm_name(a))
+                    : "algorithm " + std::to_string(op.algorithm);
+  }
+  if (kind == OpKind::kBarrier) return algorithm.empty() ? out : out + " (" + algorithm + ")";
 
   std::string dtype = "dtype " + std::to_string(op.dtype);
   if (op.dtype < std::size(kAllDTypes))
@@ -36,6 +45,7 @@ std::string describe_op(const transport::OpDesc& op, uint64_t seq) {
     }
   }
   if (op.root >= 0) out += ", root " + std::to_string(op.root);
+  if (!algorithm.empty()) out += ", " + algorithm;
   return out + ")";
 }
 

@@ -27,6 +27,12 @@ class RoutingContext final : public Context {
   RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
   RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
   void abort(std::exception_ptr why) override;
+  // Both transports check what their peers send (a divergence found by one
+  // aborts it; the backend's failure of the operation then aborts both).
+  void begin_op(uint64_t seq, const OpDesc& op) override {
+    shm_->begin_op(seq, op);
+    tcp_->begin_op(seq, op);
+  }
   // The shm context's area covers this host only: no whole-group area.
   SharedArea* shared_area() override { return nullptr; }
   std::span<const int> hosts() const override { return host_of_; }

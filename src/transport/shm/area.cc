@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "baton/error.hpp"
 #include "core/spin.hpp"
@@ -17,8 +18,13 @@ constexpr size_t kAlign = 64;
 constexpr auto kSleepSlice = std::chrono::milliseconds(1);
 // Polls between looks at the clock and at the peer's health.
 constexpr unsigned kPollsPerCheck = 128;
+// How long a rank that found a peer past its operation waits for that peer's
+// own verdict (which can name both operations) before giving its own.
+constexpr auto kVerdictWait = std::chrono::milliseconds(200);
 
-size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+size_t round_up(size_t n) {
+  return (n + kAlign - 1) / kAlign * kAlign;
+}
 
 bool reached(uint32_t value, uint64_t generation) {
   return static_cast<int32_t>(value - static_cast<uint32_t>(generation)) >= 0;
@@ -42,7 +48,8 @@ ShmArea::ShmArea(const Segment& segment, std::vector<int> members, int index, Ho
       buffer_bytes_(segment.area_bytes() / kAreaBuffers - kAreaHeaderBytes),
       oversubscribed_(spin::oversubscribed(size_)),
       hooks_(std::move(hooks)),
-      posted_(static_cast<size_t>(size_), 0) {
+      posted_(static_cast<size_t>(size_), 0),
+      verified_(static_cast<size_t>(size_), 0) {
   static_assert(sizeof(Header) <= kAreaHeaderBytes);
   for (int r = 0; r < size_; ++r) {
     areas_.push_back(segment.area(r));
@@ -54,6 +61,7 @@ void ShmArea::start(uint64_t seq, const OpDesc& op, Clock::time_point deadline) 
   seq_ = seq;
   op_ = op;
   deadline_ = deadline;
+  probed_ = false;
   for (int q = 0; q < size_; ++q) {
     if (q != rank_) hooks_.check(members_[static_cast<size_t>(q)]);
   }
@@ -92,7 +100,54 @@ uint64_t ShmArea::begin() {
   return generation;
 }
 
+void ShmArea::verify(int peer, uint64_t generation) {
+  verified_[static_cast<size_t>(peer)] = generation;
+  const Header& theirs = header(peer, generation);
+  const Header& mine = header(rank_, generation);
+  if (theirs.seq == mine.seq && theirs.op == mine.op) return;
+  const int them = members_[static_cast<size_t>(peer)];
+  if (theirs.seq > mine.seq && hooks_.probe) {
+    // The peer is past this operation: it ran it otherwise, perhaps by
+    // messages. Its transport knows what; ask it, and give its verdict (which
+    // names both operations) a moment to arrive as its abort.
+    hooks_.probe(mine.seq, mine.op);
+    const auto until = std::min(deadline_, Clock::now() + kVerdictWait);
+    while (Clock::now() < until) {
+      hooks_.check(them);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  const OpFormatter name = hooks_.describe_op ? hooks_.describe_op : describe_op_raw;
+  std::string me = "rank " + std::to_string(members_[static_cast<size_t>(rank_)]) +
+                   (mine.seq == seq_ ? " runs " : " ran ") + name(mine.op, mine.seq);
+  if (theirs.seq < mine.seq && hooks_.ran) {
+    // This rank is past the peer's operation: say what it ran as that one.
+    if (auto past = hooks_.ran(theirs.seq)) {
+      me = "rank " + std::to_string(members_[static_cast<size_t>(rank_)]) + " ran " +
+           name(*past, theirs.seq);
+    }
+  }
+  throw MismatchError(me + " but rank " + std::to_string(them) + " runs " +
+                      name(theirs.op, theirs.seq) + " (shared-memory collective)");
+}
+
+void ShmArea::verify_peers_before_post(uint64_t generation) {
+  for (int q = 0; q < size_; ++q) {
+    if (q == rank_) continue;
+    const auto i = static_cast<size_t>(q);
+    for (uint64_t g = generation > 1 ? generation - 1 : 1; g <= generation; ++g) {
+      if (verified_[i] >= g) continue;
+      if (posted_[i] < g) {
+        if (!reached(word(q, Flag::kPosted).load(std::memory_order_acquire), g)) break;
+        posted_[i] = g;
+      }
+      verify(q, g);
+    }
+  }
+}
+
 void ShmArea::post(Flag flag, uint64_t generation) {
+  if (flag == Flag::kPosted) verify_peers_before_post(generation);
   std::atomic<uint32_t>& w = word(rank_, flag);
   // seq_cst: ordered before the look at `sleepers` (a waiter increments it,
   // then reads the flag; one of the two sees the other).
@@ -108,15 +163,8 @@ void ShmArea::wait(int peer, Flag flag, uint64_t generation) {
     await(peer, flag, generation);
     if (flag == Flag::kPosted) posted_[q] = generation;
   }
-  if (flag != Flag::kPosted) return;
-  const Header& theirs = header(peer, generation);
-  if (theirs.seq != seq_ || !(theirs.op == op_)) {
-    const OpFormatter name = hooks_.describe_op ? hooks_.describe_op : describe_op_raw;
-    throw MismatchError("rank " + std::to_string(members_[static_cast<size_t>(rank_)]) + " runs " +
-                        name(op_, seq_) + " but rank " +
-                        std::to_string(members_[static_cast<size_t>(peer)]) + " runs " +
-                        name(theirs.op, theirs.seq) + " (shared-memory collective)");
-  }
+  if (hooks_.after_wait) hooks_.after_wait(members_[q]);
+  if (flag == Flag::kPosted && verified_[q] < generation) verify(peer, generation);
 }
 
 void ShmArea::await(int peer, Flag flag, uint64_t generation) {
@@ -145,11 +193,17 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
     std::atomic<uint32_t>& count;
     ~Leave() { count.fetch_sub(1, std::memory_order_seq_cst); }
   } leave{sleepers};
+  const auto probe_at = Clock::now() + hooks_.mismatch_check;
   for (;;) {
     const uint32_t value = w.load(std::memory_order_seq_cst);
     if (reached(value, generation)) return;
     hooks_.check(members_[static_cast<size_t>(peer)]);
-    if (Clock::now() >= deadline_) timed_out(peer, flag, generation);
+    const auto now = Clock::now();
+    if (now >= deadline_) timed_out(peer, flag, generation);
+    if (!probed_ && hooks_.probe && hooks_.mismatch_check.count() > 0 && now >= probe_at) {
+      probed_ = true;
+      hooks_.probe(seq_, op_);
+    }
     futex_wait(w, value, kSleepSlice);
   }
 }

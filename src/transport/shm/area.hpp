@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "transport/matcher.hpp"
@@ -47,6 +48,17 @@ class ShmArea final : public SharedArea {
     OpFormatter describe_op = nullptr;
     // Stamped (steady clock ticks) while waiting: the progress thread steps aside.
     std::atomic<int64_t>* caller_polled = nullptr;
+    // Asks the peers whether they run collective `seq` as `op` (agreement
+    // probes, transport.hpp); called once per collective whose wait has slept
+    // for `mismatch_check` (0: never).
+    std::function<void(uint64_t seq, const OpDesc& op)> probe;
+    std::chrono::milliseconds mismatch_check{0};
+    // After a wait on `peer` returned: looks at the messages the peer sent
+    // before it posted (a collective it runs otherwise, by messages) and
+    // throws if that shows a divergence. May be empty.
+    std::function<void(int peer)> after_wait;
+    // What this rank ran as collective `seq`, if known (for messages).
+    std::function<std::optional<OpDesc>(uint64_t seq)> ran;
   };
 
   // `segment` holds one area per member; `members[i]` is the group rank of
@@ -72,6 +84,14 @@ class ShmArea final : public SharedArea {
   // Polls, then sleeps, until `peer`'s flag reaches `generation`.
   void await(int peer, Flag flag, uint64_t generation);
   [[noreturn]] void timed_out(int peer, Flag flag, uint64_t generation) const;
+  // Compares `peer`'s header of `generation` with this rank's (MismatchError
+  // when they differ); `peer` must have posted it.
+  void verify(int peer, uint64_t generation);
+  // Before this rank posts `generation`: verifies each peer's headers of the
+  // generation before (and of this one) that the peer has posted and no wait
+  // verified; while this rank has not posted `generation`, no peer can reuse
+  // those buffers. So each pair compares every generation, one side or the other.
+  void verify_peers_before_post(uint64_t generation);
   std::string describe() const;
 
   const std::vector<int> members_;
@@ -80,10 +100,12 @@ class ShmArea final : public SharedArea {
   const size_t buffer_bytes_;
   const bool oversubscribed_;
   Hooks hooks_;
-  std::vector<std::byte*> areas_;     // by rank: its area's first buffer
-  std::vector<AreaFlags*> flags_;     // by rank
-  uint64_t generation_ = 0;           // the last generation begun
-  std::vector<uint64_t> posted_;      // by rank: a generation it is known to have posted
+  std::vector<std::byte*> areas_;   // by rank: its area's first buffer
+  std::vector<AreaFlags*> flags_;   // by rank
+  uint64_t generation_ = 0;         // the last generation begun
+  std::vector<uint64_t> posted_;    // by rank: a generation it is known to have posted
+  std::vector<uint64_t> verified_;  // by rank: the last generation whose header was compared
+  bool probed_ = false;             // this collective sent its agreement probes
   uint64_t seq_ = 0;
   OpDesc op_{};
   Clock::time_point deadline_{};

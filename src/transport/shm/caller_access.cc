@@ -23,12 +23,35 @@ bool ShmContext::progress(int peer) {
       work = c.drain() || work;
       work = c.push() || work;
     }
+    abort_if_diverged();
     return work;
   }
   if (peer < 0 || peer >= size_ || !is_peer(peer)) return false;
   Connection& c = *peers_[static_cast<size_t>(peer)];
   work = c.drain();
-  return c.push() || work;
+  work = c.push() || work;
+  abort_if_diverged();
+  return work;
+}
+
+void ShmContext::begin_op(uint64_t seq, const OpDesc& op) {
+  matcher_.begin_op(seq, op);
+  for (int p = 0; p < size_; ++p) {
+    if (is_peer(p) && peers_[static_cast<size_t>(p)]->has_input()) {
+      peers_[static_cast<size_t>(p)]->drain();
+    }
+  }
+  abort_if_diverged();
+}
+
+void ShmContext::check_messages_from(int peer) {
+  if (!is_peer(peer)) return;
+  Connection& c = *peers_[static_cast<size_t>(peer)];
+  if (c.has_input()) c.drain();
+  abort_if_diverged();
+  // Only a divergence (or another abort) ends it: the wait got what it
+  // needed, so a peer that closed since then is no error of this one.
+  if (auto error = matcher_.context_error()) std::rethrow_exception(error);
 }
 
 std::exception_ptr ShmContext::peer_abort_error(int peer) const {

@@ -29,6 +29,7 @@ Record make_record(const Envelope& e, std::span<const std::byte> payload, bool s
   r.dtype = e.op.dtype;
   r.reduce_op = e.op.reduce_op;
   r.root = e.op.root;
+  r.algorithm = e.op.algorithm;
   r.seq = e.seq;
   r.tag = e.tag;
   r.count = e.op.count;
@@ -47,6 +48,7 @@ Envelope envelope_of(const Record& r) {
   e.op.reduce_op = r.reduce_op;
   e.op.root = r.root;
   e.op.count = r.count;
+  e.op.algorithm = r.algorithm;
   return e;
 }
 
@@ -206,7 +208,8 @@ bool Connection::drain() {
     const auto n = static_cast<size_t>(std::min<uint64_t>(head - in_tail_, remaining));
     if (n == 0 && remaining > 0) break;
     if (n > 0) {
-      if (delivery_.kind == Delivery::Kind::kDirect || delivery_.kind == Delivery::Kind::kBuffered) {
+      if (delivery_.kind == Delivery::Kind::kDirect ||
+          delivery_.kind == Delivery::Kind::kBuffered) {
         ring_read(in_data_, capacity_, in_tail_, delivery_.target.data() + in_done_, n);
       }
       in_tail_ += n;
@@ -266,10 +269,10 @@ bool Connection::read_single_copy() {
   Delivery d = std::move(delivery_);
   delivery_ = Delivery{};
   if (!error.empty()) {
-    auto e = std::make_exception_ptr(ConnectionError(
-        "rank " + std::to_string(options_.rank) + " could not copy a " +
-        std::to_string(record_.length) + "-byte message from rank " +
-        std::to_string(options_.peer) + ": " + error));
+    auto e = std::make_exception_ptr(
+        ConnectionError("rank " + std::to_string(options_.rank) + " could not copy a " +
+                        std::to_string(record_.length) + "-byte message from rank " +
+                        std::to_string(options_.peer) + ": " + error));
     matcher_.drop(d, e);
     in_closed_ = true;
     set_failure(e);

@@ -28,6 +28,8 @@
 // are held).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -35,7 +37,6 @@
 #include <mutex>
 #include <span>
 #include <utility>
-#include <sys/types.h>
 
 #include "transport/matcher.hpp"
 #include "transport/request.hpp"
@@ -70,6 +71,12 @@ class Connection {
   // another thread is reading). Throws nothing: a malformed record or a
   // failed copy is reported through failure().
   bool drain();
+  // Whether the peer wrote bytes this side has not consumed yet. Two loads,
+  // no lock: for a caller deciding whether a drain() is worth it.
+  bool has_input() const {
+    return in_ring_.head.load(std::memory_order_acquire) !=
+           in_ring_.tail.load(std::memory_order_relaxed);
+  }
   // The error drain() or push() ran into (ProtocolError, ConnectionError), or null.
   std::exception_ptr failure() const;
   // Sends queued or waiting for an acknowledgement.
@@ -86,8 +93,8 @@ class Connection {
     bool header_written = false;
     size_t done = 0;
   };
-  bool push_locked();             // out_mu_ held
-  bool read_single_copy();        // in_mu_ held
+  bool push_locked();       // out_mu_ held
+  bool read_single_copy();  // in_mu_ held
   void set_failure(std::exception_ptr error);
 
   const Options options_;
@@ -101,21 +108,21 @@ class Connection {
   const size_t capacity_;
 
   mutable std::mutex out_mu_;
-  std::deque<Outgoing> out_queue_;       // GUARDED_BY(out_mu_)
+  std::deque<Outgoing> out_queue_;  // GUARDED_BY(out_mu_)
   // Single-copy sends not yet acknowledged, with their sizes.
   std::deque<std::pair<RequestPtr, size_t>> out_awaiting_;  // GUARDED_BY(out_mu_)
-  uint64_t out_head_ = 0;                // GUARDED_BY(out_mu_)
-  uint64_t acked_seen_ = 0;              // GUARDED_BY(out_mu_)
-  std::exception_ptr out_error_;         // GUARDED_BY(out_mu_)
+  uint64_t out_head_ = 0;                                   // GUARDED_BY(out_mu_)
+  uint64_t acked_seen_ = 0;                                 // GUARDED_BY(out_mu_)
+  std::exception_ptr out_error_;                            // GUARDED_BY(out_mu_)
 
   mutable std::mutex in_mu_;
-  uint64_t in_tail_ = 0;       // GUARDED_BY(in_mu_)
-  bool have_record_ = false;   // GUARDED_BY(in_mu_): record_ read, its payload not finished
-  bool delivered_ = false;     // GUARDED_BY(in_mu_): the matcher placed record_
-  Record record_{};            // GUARDED_BY(in_mu_)
-  Delivery delivery_;          // GUARDED_BY(in_mu_)
-  uint64_t in_done_ = 0;       // GUARDED_BY(in_mu_): payload bytes copied
-  bool in_closed_ = false;     // GUARDED_BY(in_mu_)
+  uint64_t in_tail_ = 0;      // GUARDED_BY(in_mu_)
+  bool have_record_ = false;  // GUARDED_BY(in_mu_): record_ read, its payload not finished
+  bool delivered_ = false;    // GUARDED_BY(in_mu_): the matcher placed record_
+  Record record_{};           // GUARDED_BY(in_mu_)
+  Delivery delivery_;         // GUARDED_BY(in_mu_)
+  uint64_t in_done_ = 0;      // GUARDED_BY(in_mu_): payload bytes copied
+  bool in_closed_ = false;    // GUARDED_BY(in_mu_)
 
   mutable std::mutex error_mu_;
   std::exception_ptr failure_;  // GUARDED_BY(error_mu_)

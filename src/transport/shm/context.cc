@@ -13,12 +13,13 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
-#include "transport/frame.hpp"
 #include "core/spin.hpp"
+#include "transport/frame.hpp"
 
 namespace baton::transport::shm {
 namespace {
@@ -93,7 +94,8 @@ std::vector<int> wait_keys(Store& store, const std::vector<std::string>& keys,
   }
   std::vector<int> missing;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (!store.check(std::span<const std::string>(&keys[i], 1))) missing.push_back(static_cast<int>(i));
+    if (!store.check(std::span<const std::string>(&keys[i], 1)))
+      missing.push_back(static_cast<int>(i));
   }
   return missing;
 }
@@ -150,6 +152,15 @@ ShmContext::ShmContext(Store& store, const std::string& group_key, int rank, int
           .on_space =
               [this] {
                 if (segment_) ring_doorbell(slot(rank_));
+              },
+          .on_divergence =
+              [this](std::exception_ptr e) {
+                {
+                  std::lock_guard lock(divergence_mu_);
+                  if (!divergence_) divergence_ = std::move(e);
+                }
+                diverged_.store(true, std::memory_order_release);
+                if (segment_) ring_doorbell(slot(rank_));
               }}),
       members_(checked_members(options.members, rank, size)),
       local_(static_cast<size_t>(size), -1),
@@ -197,8 +208,7 @@ std::string ShmContext::describe() const {
 }
 
 bool ShmContext::single_copy_to(int peer) const {
-  return peer >= 0 && peer < size_ && is_peer(peer) && segment_ &&
-         single_copy_bytes_ > 0 &&
+  return peer >= 0 && peer < size_ && is_peer(peer) && segment_ && single_copy_bytes_ > 0 &&
          ring(rank_, peer).single_copy.load(std::memory_order_acquire) != 0;
 }
 
@@ -219,9 +229,8 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
       positive_tunable(options.single_copy_bytes, "BATON_SHM_SINGLE_COPY_BYTES");
   const std::string job = options.job_id.value_or(config::get_string("BATON_JOB_ID"));
   // The shared area of this host's ranks (the whole group, or a mixed group's subset).
-  const int64_t area_buffer =
-      options.area_bytes ? static_cast<int64_t>(*options.area_bytes)
-                         : config::get_int("BATON_SHM_AREA_BYTES");
+  const int64_t area_buffer = options.area_bytes ? static_cast<int64_t>(*options.area_bytes)
+                                                 : config::get_int("BATON_SHM_AREA_BYTES");
   if (area_buffer < 0) {
     throw InvalidArgument("BATON_SHM_AREA_BYTES=" + std::to_string(area_buffer) +
                           " must be 0 (no shared area) or a number of bytes");
@@ -258,9 +267,9 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     }
     segment_name_ = store.get_string(name_key);
     if (segment_name_.starts_with("!")) {
-      throw IoError("rank " + std::to_string(members_.front()) +
-                    " could not create the group's shared-memory segment: " +
-                    segment_name_.substr(1));
+      throw IoError(
+          "rank " + std::to_string(members_.front()) +
+          " could not create the group's shared-memory segment: " + segment_name_.substr(1));
     }
     try {
       segment_ = std::make_unique<Segment>(
@@ -300,7 +309,8 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   };
   barrier("mapped");
   std::atomic_thread_fence(std::memory_order_acquire);
-  if (rank_ == members_.front()) segment_->unlink();  // every rank has it mapped: nothing can leak now
+  if (rank_ == members_.front())
+    segment_->unlink();  // every rank has it mapped: nothing can leak now
 
   // Probe process_vm_readv on each peer (as receiver), open the liveness pidfds.
   for (int p = 0; p < size_; ++p) {
@@ -334,8 +344,8 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   single_copy_bytes_ = single_copy ? threshold : 0;
   for (int p = 0; p < size_; ++p) {
     if (!is_peer(p)) continue;
-    const bool to_peer = single_copy &&
-                         ring(rank_, p).single_copy.load(std::memory_order_acquire) != 0;
+    const bool to_peer =
+        single_copy && ring(rank_, p).single_copy.load(std::memory_order_acquire) != 0;
     peers_[static_cast<size_t>(p)] = std::make_unique<Connection>(
         *segment_, matcher_,
         Connection::Options{.rank = rank_,
@@ -349,10 +359,19 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   if (area_bytes > 0) {
     area_ = std::make_unique<ShmArea>(
         *segment_, members_, local_[static_cast<size_t>(rank_)],
-        ShmArea::Hooks{
-            .check = [this](int peer) { check_for_caller(peer); },
-            .describe_op = options.describe_op,
-            .caller_polled = &caller_polled_});
+        ShmArea::Hooks{.check = [this](int peer) { check_for_caller(peer); },
+                       .describe_op = options.describe_op,
+                       .caller_polled = &caller_polled_,
+                       .probe =
+                           [this](uint64_t seq, const OpDesc& op) {
+                             for (int p = 0; p < size_; ++p) {
+                               if (is_peer(p))
+                                 isend(p, {Channel::kCollective, seq, kProbeTag, op}, {});
+                             }
+                           },
+                       .mismatch_check = config::get_duration("BATON_MISMATCH_CHECK"),
+                       .after_wait = [this](int peer) { check_messages_from(peer); },
+                       .ran = [this](uint64_t seq) { return matcher_.ran(seq); }});
   }
   BATON_LOG_INFO(log::Subsys::kTransport)
       << describe() << " mapped shared-memory segment " << segment_name_ << " with "
@@ -369,8 +388,8 @@ RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
     problem = "it does not share this shared-memory segment (another host)";
   }
   if (!problem.empty()) {
-    request->fail(std::make_exception_ptr(InvalidArgument(
-        describe() + " cannot send to rank " + std::to_string(peer) + ": " + problem)));
+    request->fail(std::make_exception_ptr(InvalidArgument(describe() + " cannot send to rank " +
+                                                          std::to_string(peer) + ": " + problem)));
     return request;
   }
   if (failed_.load(std::memory_order_acquire)) {
@@ -480,12 +499,24 @@ void ShmContext::progress_loop() {
 
 bool ShmContext::in_flight() const {
   for (int p = 0; p < size_; ++p) {
-    if (!peer_done_[static_cast<size_t>(p)] && peers_[static_cast<size_t>(p)]->sending()) return true;
+    if (!peer_done_[static_cast<size_t>(p)] && peers_[static_cast<size_t>(p)]->sending())
+      return true;
   }
   return matcher_.posted_receives() > 0;
 }
 
+void ShmContext::abort_if_diverged() {
+  if (!diverged_.load(std::memory_order_acquire)) return;
+  std::exception_ptr why;
+  {
+    std::lock_guard lock(divergence_mu_);
+    why = std::exchange(divergence_, nullptr);
+  }
+  if (why) abort(why);
+}
+
 bool ShmContext::poll() {
+  abort_if_diverged();
   bool work = false;
   for (int p = 0; p < size_; ++p) {
     if (peer_done_[static_cast<size_t>(p)]) continue;

@@ -5,11 +5,10 @@
 //
 // Progress thread: polls every connection (drain the inbound ring, write
 // queued sends, collect acknowledgements) and every peer's state slot; after
-// ~50 µs without work (1 ms while requests are in flight) it sets its `sleeping` flag and sleeps on its doorbell
-// futex (at most 20 ms, so the liveness check keeps running). Whoever gives it
-// work (a peer writing into a ring, freeing ring space or acknowledging; a
-// local thread queuing a send or posting a receive a waiting message fits)
-// rings the doorbell when the flag is set.
+// ~50 µs without work (1 ms while requests are in flight) it sets its `sleeping` flag and sleeps on
+// its doorbell futex (at most 20 ms, so the liveness check keeps running). Whoever gives it work (a
+// peer writing into a ring, freeing ring space or acknowledging; a local thread queuing a send or
+// posting a receive a waiting message fits) rings the doorbell when the flag is set.
 //
 // Latency path: isend writes into the ring on the calling thread when nothing
 // is queued ahead; irecv posts the receive and then drains the peer's ring
@@ -33,6 +32,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +60,9 @@ class ShmContext final : public Context {
   RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
   RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
   void abort(std::exception_ptr why) override;
+  // Also reads what peers wrote since: messages of an earlier operation that
+  // this rank ran on the shared area, where nothing reads the rings.
+  void begin_op(uint64_t seq, const OpDesc& op) override;
   bool drives_progress() const override { return true; }
   bool progress(int peer) override;
   // The area is the segment's: the whole group's only when the segment is.
@@ -78,20 +81,20 @@ class ShmContext final : public Context {
   using Clock = std::chrono::steady_clock;
 
   void setup(Store& store, const ShmOptions& options);
-  void progress_loop();                      // progress thread
-  bool poll();                               // progress thread
-  bool in_flight() const;                    // progress thread: requests it must complete
-  void check_liveness();                     // progress thread
-  void check_peer(int peer);                 // progress thread
+  void progress_loop();       // progress thread
+  bool poll();                // progress thread
+  bool in_flight() const;     // progress thread: requests it must complete
+  void check_liveness();      // progress thread
+  void check_peer(int peer);  // progress thread
   void on_peer_failed(int peer, const std::exception_ptr& error);  // progress thread
-  void on_peer_abort(int peer);              // progress thread
+  void on_peer_abort(int peer);                                    // progress thread
   // The error a peer's abort gives this rank: its code, its reason, "(rank N aborted the group)".
   std::exception_ptr peer_abort_error(int peer) const;
   // For a thread waiting in the shared area: throws this context's error,
   // the progress thread's verdict on `peer` (died, closed) or the peer's
   // abort. No system call (caller_access.cc).
   void check_for_caller(int peer);
-  std::string describe() const;              // "rank 2 of group 'g'"
+  std::string describe() const;  // "rank 2 of group 'g'"
   bool is_peer(int rank) const { return rank != rank_ && local_[static_cast<size_t>(rank)] >= 0; }
   RankSlot& slot(int rank) const { return segment_->slot(local_[static_cast<size_t>(rank)]); }
   RingHeader& ring(int from, int to) const {
@@ -108,6 +111,16 @@ class ShmContext final : public Context {
   // thread sleeps in short slices instead of spinning while callers poll.
   std::atomic<int64_t> caller_polled_{0};
   std::atomic<bool> abort_sent_{false};
+  // A divergence the matcher found while a ring was being read (under the
+  // connection's lock, where abort() cannot run): aborted by the next poll.
+  std::atomic<bool> diverged_{false};
+  std::mutex divergence_mu_;
+  std::exception_ptr divergence_;  // GUARDED_BY(divergence_mu_)
+  void abort_if_diverged();
+  // For the shared area, after a wait on `peer`: reads what the peer wrote
+  // before it posted (a message of a collective this rank runs otherwise)
+  // and throws the context's error, if that aborted it.
+  void check_messages_from(int peer);
 
   // Set during setup, then read-only.
   std::vector<int> members_;  // group ranks in the segment, increasing
@@ -116,14 +129,14 @@ class ShmContext final : public Context {
   std::unique_ptr<Segment> segment_;
   std::string segment_name_;
   std::vector<std::unique_ptr<Connection>> peers_;  // by rank; null for self
-  std::vector<pid_t> pids_;                          // by rank
-  std::vector<UniqueFd> pidfds_;                     // by rank; empty where pidfd_open failed
+  std::vector<pid_t> pids_;                         // by rank
+  std::vector<UniqueFd> pidfds_;                    // by rank; empty where pidfd_open failed
   size_t single_copy_bytes_ = 0;
   alignas(8) volatile uint64_t probe_word_ = 0;  // read by peers' process_vm_readv probe
 
   // Progress thread only.
-  std::vector<bool> peer_done_;     // by rank: self, not a member, failed or closed: not polled
-  std::vector<int> closing_;        // by rank: polls left before a closed peer fails
+  std::vector<bool> peer_done_;  // by rank: self, not a member, failed or closed: not polled
+  std::vector<int> closing_;     // by rank: polls left before a closed peer fails
   bool peer_aborted_ = false;
   Clock::time_point next_liveness_{};
 

@@ -34,7 +34,7 @@
 namespace baton::transport::shm {
 
 inline constexpr uint64_t kSegmentMagic = 0x314d48534e544142ull;  // "BATNSHM1"
-inline constexpr uint32_t kSegmentVersion = 2;
+inline constexpr uint32_t kSegmentVersion = 3;                    // 3: records carry the algorithm
 inline constexpr size_t kRecordBytes = 64;
 inline constexpr size_t kAbortReasonBytes = 4096;
 
@@ -55,7 +55,8 @@ struct Record {
   uint8_t dtype = 0;
   uint8_t reduce_op = 0;
   int32_t root = -1;
-  uint32_t reserved = 0;
+  uint8_t algorithm = 0;
+  uint8_t reserved[3] = {};
   uint64_t seq = 0;
   int64_t tag = 0;
   uint64_t count = 0;
@@ -118,8 +119,7 @@ class Segment {
                         size_t area_bytes = 0);
   // Opens and maps an existing segment; checks its header. IoError when it
   // cannot be opened; ProtocolError when its header disagrees.
-  static Segment open(const std::string& name, int size, size_t ring_bytes,
-                      size_t area_bytes = 0);
+  static Segment open(const std::string& name, int size, size_t ring_bytes, size_t area_bytes = 0);
 
   Segment(Segment&& other) noexcept;
   Segment& operator=(Segment&&) = delete;

@@ -101,7 +101,8 @@ TcpContext::TcpContext(Store& store, const std::string& group_key, int rank, int
                               .size = size,
                               .unexpected_limit = unexpected_limit(options),
                               .describe_op = options.describe_op,
-                              .on_space = [this] { schedule_resume(); }}),
+                              .on_space = [this] { schedule_resume(); },
+                              .on_divergence = [this](std::exception_ptr e) { abort(e); }}),
       connected_(static_cast<size_t>(size), false),
       peers_(static_cast<size_t>(size)),
       loop_("tcp rank " + std::to_string(rank) + " group '" + group_key + "'") {
@@ -306,9 +307,8 @@ void TcpContext::install(int peer, UniqueFd fd) {
   auto connection = std::make_unique<Connection>(
       loop_, matcher_, std::move(fd), rank_, peer, size_,
       Connection::Events{
-          .failed = [this](int p, std::exception_ptr e, bool graceful) {
-            on_peer_failed(p, e, graceful);
-          },
+          .failed = [this](int p, std::exception_ptr e,
+                           bool graceful) { on_peer_failed(p, e, graceful); },
           .aborted = [this](int p, std::exception_ptr e) { on_peer_abort(p, e); },
       });
   connection->start();
@@ -327,8 +327,8 @@ RequestPtr TcpContext::isend(int peer, const Envelope& envelope,
   auto request = std::make_shared<Request>();
   std::string problem = send_problem(peer, envelope, rank_, size_);
   if (!problem.empty()) {
-    request->fail(std::make_exception_ptr(InvalidArgument(
-        describe() + " cannot send to rank " + std::to_string(peer) + ": " + problem)));
+    request->fail(std::make_exception_ptr(InvalidArgument(describe() + " cannot send to rank " +
+                                                          std::to_string(peer) + ": " + problem)));
     return request;
   }
   if (failed_.load(std::memory_order_acquire)) {

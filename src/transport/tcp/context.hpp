@@ -47,6 +47,7 @@ class TcpContext final : public Context {
   RequestPtr isend(int peer, const Envelope& envelope, std::span<const std::byte> payload) override;
   RequestPtr irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) override;
   void abort(std::exception_ptr why) override;
+  void begin_op(uint64_t seq, const OpDesc& op) override { matcher_.begin_op(seq, op); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -55,13 +56,13 @@ class TcpContext final : public Context {
   // Connects to a lower rank and runs the connecting side of the handshake.
   // Returns "" on success, or why the peer could not be reached in time.
   std::string connect_to(int peer, Store& store, const Hello& self, Clock::time_point deadline);
-  void install(int peer, UniqueFd fd);                                     // loop thread
-  std::string check_rank(int from);                                        // loop thread
+  void install(int peer, UniqueFd fd);                                            // loop thread
+  std::string check_rank(int from);                                               // loop thread
   void on_peer_failed(int peer, const std::exception_ptr& error, bool graceful);  // loop thread
-  void on_peer_abort(int peer, const std::exception_ptr& error);           // loop thread
-  void abort_connections(const std::exception_ptr& why, bool tell_peers);  // loop thread
-  void schedule_resume();                                                  // any thread
-  std::string describe() const;                                            // "rank 2 of group 'g'"
+  void on_peer_abort(int peer, const std::exception_ptr& error);                  // loop thread
+  void abort_connections(const std::exception_ptr& why, bool tell_peers);         // loop thread
+  void schedule_resume();                                                         // any thread
+  std::string describe() const;  // "rank 2 of group 'g'"
 
   const int rank_;
   const int size_;
