@@ -160,6 +160,35 @@ TEST(MpiBackend, MessageSizeMismatchIsMismatchError) {
   destroy_process_group();
 }
 
+// A collective whose ranks disagree about the count: MPI truncates, and the
+// rank that got too much says so, naming itself and what it passed.
+TEST(MpiBackend, CountMismatchInACollectiveNamesTheRankAndItsCount) {
+  if (mpi_size() < 2) GTEST_SKIP() << "needs two ranks";
+  init_process_group(mpi_options());
+  if (get_rank() <= 1) {
+    const Group pair = new_group({0, 1});
+    Tensor t = Tensor::full({get_rank() == 0 ? 8 : 4}, 1, DType::Int32);
+    if (get_rank() == 0) {
+      broadcast(t, 0, pair);
+    } else {
+      try {
+        broadcast(t, 0, pair);
+        ADD_FAILURE() << "a truncated broadcast succeeded";
+      } catch (const MismatchError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("rank 1"), std::string::npos) << what;
+        EXPECT_NE(what.find("int32, 4 elements, root 0"), std::string::npos) << what;
+        EXPECT_NE(what.find("disagree"), std::string::npos) << what;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "expected MismatchError, got: " << e.what();
+      }
+    }
+  } else {
+    new_group({0, 1});
+  }
+  destroy_process_group();
+}
+
 // The conversion itself: error classes map onto baton::Error subclasses.
 TEST(MpiBackend, ErrorCodesBecomeBatonErrors) {
   backends::mpi::Runtime::get();

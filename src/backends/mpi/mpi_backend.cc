@@ -3,11 +3,14 @@
 
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "backends/blocking_call.hpp"
 #include "backends/mpi/types.hpp"
+#include "baton/dtype.hpp"
 #include "baton/error.hpp"
+#include "baton/reduce_op.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/reduce_kernels.hpp"
@@ -70,14 +73,30 @@ MpiBackend::~MpiBackend() {
   }
 }
 
-Work MpiBackend::submit(std::string op, bool collective, const std::vector<const Tensor*>& tensors,
+namespace {
+
+// "float32, 5 elements, SUM, root 0": what this rank passes a collective.
+std::string args_of(const Tensor& t, std::optional<ReduceOp> op = std::nullopt, int root = -1) {
+  std::string out = std::string(dtype_name(t.dtype())) + ", " + std::to_string(t.numel()) +
+                    (t.numel() == 1 ? " element" : " elements");
+  if (op) out += ", " + std::string(reduce_op_name(*op));
+  if (root >= 0) out += ", root " + std::to_string(root);
+  return out;
+}
+
+}  // namespace
+
+Work MpiBackend::submit(OpText op_text, bool collective, const std::vector<const Tensor*>& tensors,
                         std::function<void(Task&, MPI_Comm)> start,
                         std::function<int(Task&)> finish) {
   std::shared_ptr<detail::WorkState> work;
   {
     std::unique_lock lock(mu_);
-    const std::string description =
-        op + " #" + std::to_string(++seq_) + " on group " + group_name_ + " (mpi backend)";
+    const std::string& op = op_text.name;
+    const std::string description = op + " #" + std::to_string(++seq_) +
+                                    (op_text.details.empty() ? "" : " (" + op_text.details + ")") +
+                                    " on group " + group_name_ + " (mpi backend, rank " +
+                                    std::to_string(rank_) + ")";
     if (shut_down_) {
       return Work(detail::WorkState::failed(
           std::make_exception_ptr(InvalidArgument(
@@ -137,20 +156,16 @@ Work MpiBackend::submit(std::string op, bool collective, const std::vector<const
   task->work = work;
   task->start = [start = std::move(start), comm = comm_](Task& t) { start(t, comm); };
   task->finish = std::move(finish);
-  task->passive = op == "recv";
+  task->passive = op_text.name == "recv";
   Runtime::get().submit(std::move(task));
   return Work(std::move(work));
 }
 
 void MpiBackend::run_on_caller(std::unique_ptr<Task> task) {
   const auto deadline = task->work->wait_bound();
-  task->statuses.resize(task->requests.size());
   while (true) {
     int flag = 1;
-    const int rc = task->requests.empty()
-                       ? MPI_SUCCESS
-                       : MPI_Testall(static_cast<int>(task->requests.size()), task->requests.data(),
-                                     &flag, task->statuses.data());
+    const int rc = test_requests(*task, &flag);
     if (rc != MPI_SUCCESS) {
       task->work->fail(mpi_error(rc, task->work->description()));
       return;
@@ -175,7 +190,7 @@ void MpiBackend::run_on_caller(std::unique_ptr<Task> task) {
 
 Work MpiBackend::send(const Tensor& tensor, int dst, int tag) {
   return submit(
-      "send", false, {&tensor},
+      {"send", "to rank " + std::to_string(dst) + ", tag " + std::to_string(tag)}, false, {&tensor},
       [tensor, dst, tag, ub = tag_ub_](Task& t, MPI_Comm comm) {
         if (tag > ub) {
           throw InvalidArgument(
@@ -193,7 +208,9 @@ Work MpiBackend::send(const Tensor& tensor, int dst, int tag) {
 Work MpiBackend::recv(Tensor& tensor, int src, int tag) {
   Tensor target = tensor;
   return submit(
-      "recv", false, {&tensor},
+      {"recv", (src < 0 ? std::string("from any rank") : "from rank " + std::to_string(src)) +
+                   ", tag " + std::to_string(tag)},
+      false, {&tensor},
       [target, src, tag, ub = tag_ub_](Task& t, MPI_Comm comm) {
         if (tag > ub) {
           throw InvalidArgument(
@@ -223,7 +240,7 @@ Work MpiBackend::recv(Tensor& tensor, int src, int tag) {
 Work MpiBackend::broadcast(Tensor& tensor, int root) {
   Tensor t = tensor;
   return submit(
-      "broadcast", true, {&tensor},
+      {"broadcast", args_of(tensor, std::nullopt, root)}, true, {&tensor},
       [t, root](Task& task, MPI_Comm comm) {
         task.requests.resize(1);
         check(MPI_Ibcast(t.data_ptr(), count_of(t.nbytes(), task), MPI_BYTE, root, comm,
@@ -236,7 +253,7 @@ Work MpiBackend::broadcast(Tensor& tensor, int root) {
 Work MpiBackend::all_reduce(Tensor& tensor, ReduceOp op) {
   Tensor t = tensor;
   return submit(
-      "all_reduce", true, {&tensor},
+      {"all_reduce", args_of(tensor, op)}, true, {&tensor},
       [t, op](Task& task, MPI_Comm comm) {
         task.requests.resize(1);
         check(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(),
@@ -255,7 +272,7 @@ Work MpiBackend::reduce(Tensor& tensor, int root, ReduceOp op) {
   Tensor t = tensor;
   const bool is_root = rank_ == root;
   return submit(
-      "reduce", true, {&tensor},
+      {"reduce", args_of(tensor, op, root)}, true, {&tensor},
       [t, op, root, is_root](Task& task, MPI_Comm comm) {
         task.requests.resize(1);
         check(MPI_Ireduce(is_root ? MPI_IN_PLACE : t.data_ptr(), is_root ? t.data_ptr() : nullptr,
@@ -273,7 +290,7 @@ Work MpiBackend::all_gather(std::vector<Tensor>& outputs, const Tensor& input) {
   auto buffer = make_buffer();
   const size_t bytes = input.nbytes();
   return submit(
-      "all_gather", true, pointers(outputs, &input),
+      {"all_gather", args_of(input) + " per rank"}, true, pointers(outputs, &input),
       [in = input, buffer, bytes, n = size_](Task& task, MPI_Comm comm) {
         buffer->resize(bytes * static_cast<size_t>(n));
         const int count = count_of(bytes, task);
@@ -295,7 +312,7 @@ Work MpiBackend::gather(const Tensor& input, std::vector<Tensor>& outputs, int r
   const size_t bytes = input.nbytes();
   const bool is_root = rank_ == root;
   return submit(
-      "gather", true, pointers(outputs, &input),
+      {"gather", args_of(input, std::nullopt, root) + " per rank"}, true, pointers(outputs, &input),
       [in = input, buffer, bytes, root, is_root, n = size_](Task& task, MPI_Comm comm) {
         if (is_root) buffer->resize(bytes * static_cast<size_t>(n));
         const int count = count_of(bytes, task);
@@ -318,7 +335,8 @@ Work MpiBackend::scatter(Tensor& output, const std::vector<Tensor>& inputs, int 
   const size_t bytes = output.nbytes();
   const bool is_root = rank_ == root;
   return submit(
-      "scatter", true, pointers(inputs, &output),
+      {"scatter", args_of(output, std::nullopt, root) + " per rank"}, true,
+      pointers(inputs, &output),
       [out = output, ins = inputs, buffer, bytes, root, is_root](Task& task, MPI_Comm comm) {
         if (is_root) {
           buffer->resize(bytes * ins.size());
@@ -338,7 +356,7 @@ Work MpiBackend::scatter(Tensor& output, const std::vector<Tensor>& inputs, int 
 Work MpiBackend::reduce_scatter(Tensor& output, const std::vector<Tensor>& inputs, ReduceOp op) {
   auto buffer = make_buffer();
   return submit(
-      "reduce_scatter", true, pointers(inputs, &output),
+      {"reduce_scatter", args_of(output, op) + " per rank"}, true, pointers(inputs, &output),
       [out = output, ins = inputs, buffer, op](Task& task, MPI_Comm comm) {
         const size_t bytes = out.nbytes();
         buffer->resize(bytes * ins.size());

@@ -87,9 +87,18 @@ class MpiBackend final : public Backend, public std::enable_shared_from_this<Mpi
   void shutdown() override;
 
  private:
+  // An operation's name and what this rank passes it, for messages:
+  // {"broadcast", "float32, 5 elements, root 0"}.
+  struct OpText {
+    OpText(const char* op) : name(op) {}  // NOLINT: implicit, for operations without details
+    OpText(std::string op, std::string what) : name(std::move(op)), details(std::move(what)) {}
+    std::string name;
+    std::string details;
+  };
+
   // Checks the group's state and the tensors, then submits a task built from
   // start/finish. `tensors` are checked for the CPU device.
-  Work submit(std::string op, bool collective, const std::vector<const Tensor*>& tensors,
+  Work submit(OpText op, bool collective, const std::vector<const Tensor*>& tensors,
               std::function<void(Task&, MPI_Comm)> start, std::function<int(Task&)> finish);
 
   // Polls a blocking collective's requests on the calling thread until done

@@ -43,7 +43,11 @@ std::exception_ptr mpi_error(int code, std::string_view what) {
   MPI_Error_class(code, &error_class);
   const std::string message = std::string(what) + ": MPI error: " + error_text(code);
   switch (error_class) {
-    case MPI_ERR_TRUNCATE: return std::make_exception_ptr(MismatchError(message));
+    case MPI_ERR_TRUNCATE:
+      return std::make_exception_ptr(
+          MismatchError(message +
+                        " (a rank sent more than this rank's tensor holds: the ranks disagree "
+                        "about this operation's element count, dtype or root)"));
     case MPI_ERR_BUFFER:
     case MPI_ERR_COUNT:
     case MPI_ERR_TYPE:
@@ -60,6 +64,29 @@ std::exception_ptr mpi_error(int code, std::string_view what) {
 
 void check(int code, std::string_view what) {
   if (code != MPI_SUCCESS) std::rethrow_exception(mpi_error(code, what));
+}
+
+int test_requests(Task& task, int* done) {
+  *done = 1;
+  if (task.requests.empty()) return MPI_SUCCESS;
+  task.statuses.resize(task.requests.size());
+  if (task.requests.size() == 1) {
+    // MPI_Test returns the request's own error (a collective's truncation
+    // is MPI_ERR_TRUNCATE), where MPI_Testall may say MPI_ERR_IN_STATUS
+    // and leave nothing more in the status.
+    return MPI_Test(task.requests.data(), done, task.statuses.data());
+  }
+  int rc = MPI_Testall(static_cast<int>(task.requests.size()), task.requests.data(), done,
+                       task.statuses.data());
+  if (rc == MPI_ERR_IN_STATUS) {
+    for (const auto& status : task.statuses) {
+      if (status.MPI_ERROR != MPI_SUCCESS && status.MPI_ERROR != MPI_ERR_PENDING) {
+        rc = status.MPI_ERROR;
+        break;
+      }
+    }
+  }
+  return rc;
 }
 
 Runtime& Runtime::get() {
@@ -182,21 +209,8 @@ bool Runtime::poll(std::vector<std::unique_ptr<Task>>& active) {
   for (size_t i = 0; i < active.size();) {
     Task& task = *active[i];
     int flag = 1;
-    int rc = MPI_SUCCESS;
-    if (!task.requests.empty()) {
-      task.statuses.resize(task.requests.size());
-      rc = MPI_Testall(static_cast<int>(task.requests.size()), task.requests.data(), &flag,
-                       task.statuses.data());
-    }
+    const int rc = test_requests(task, &flag);
     if (rc != MPI_SUCCESS) {
-      if (rc == MPI_ERR_IN_STATUS) {
-        for (const auto& status : task.statuses) {
-          if (status.MPI_ERROR != MPI_SUCCESS && status.MPI_ERROR != MPI_ERR_PENDING) {
-            rc = status.MPI_ERROR;
-            break;
-          }
-        }
-      }
       task.work->fail(mpi_error(rc, task.work->description()));
     } else if (flag) {
       try {

@@ -124,5 +124,10 @@ class Runtime {
 std::exception_ptr mpi_error(int code, std::string_view what);
 // Throws mpi_error(code, what) unless code is MPI_SUCCESS.
 void check(int code, std::string_view what);
+// Tests every request of `task` (MPI_Test for one, MPI_Testall for more);
+// *done says whether all completed. Returns MPI_SUCCESS or the failing
+// request's own error code (never MPI_ERR_IN_STATUS where a status holds
+// the real one).
+int test_requests(Task& task, int* done);
 
 }  // namespace baton::backends::mpi
