@@ -12,12 +12,12 @@
 // DistributedDataParallel, whose bucketed all_reduces overlap the backward
 // pass. Each rank prints "Rank r, epoch e: <mean loss>" as the tutorial does;
 // rank 0 then prints the time per epoch, the share of it spent waiting for
-// communication, and the accuracy on the 10,000 test images.
-#include <baton/baton.hpp>
-
-#include <CLI/CLI.hpp>
+// communication, the accuracy on the 10,000 test images, and whether every
+// rank ended with the same parameters (synchronous SGD keeps one model).
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
+#include <baton/baton.hpp>
 #include <cstdio>
 #include <exception>
 
@@ -56,11 +56,14 @@ int main(int argc, char** argv) {
     // Step 3: rank 0 reports time and the test accuracy that all ranks agreed on.
     if (rank == 0) {
       const double per_epoch = seconds / config.epochs;
-      std::printf("Time per epoch: %.2f s, waiting for gradient averaging %.3f s (%.1f%%) with %s\n",
-                  per_epoch, comm / config.epochs, seconds > 0 ? 100.0 * comm / seconds : 0.0,
-                  config.ddp ? "DistributedDataParallel" : "average_gradients");
+      std::printf(
+          "Time per epoch: %.2f s, waiting for gradient averaging %.3f s (%.1f%%) with %s\n",
+          per_epoch, comm / config.epochs, seconds > 0 ? 100.0 * comm / seconds : 0.0,
+          config.ddp ? "DistributedDataParallel" : "average_gradients");
       std::printf("Test accuracy: %.2f%% (%lld images)\n", result.test_accuracy,
                   static_cast<long long>(result.test_images));
+      std::printf("Parameters identical on every rank: %s\n",
+                  result.parameters_agree ? "yes" : "no");
       std::fflush(stdout);
     }
     baton::destroy_process_group();

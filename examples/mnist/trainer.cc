@@ -4,7 +4,6 @@
 #include <baton/baton.hpp>
 #include <baton/train.hpp>
 #include <baton/train/torch.hpp>
-
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -27,7 +26,8 @@ struct Dataset {
 };
 
 Dataset load(const TrainConfig& config, bool train_split, int64_t limit) {
-  const std::string dir = config.data_dir.empty() ? baton::train::kDefaultMnistDir : config.data_dir;
+  const std::string dir =
+      config.data_dir.empty() ? baton::train::kDefaultMnistDir : config.data_dir;
   baton::train::MnistSplit split = baton::train::load_mnist(dir, train_split);
   int64_t n = split.size();
   if (limit > 0 && limit < n) n = limit;
@@ -41,6 +41,25 @@ Dataset load(const TrainConfig& config, bool train_split, int64_t limit) {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Whether every rank holds the same parameters: a fingerprint of them (a sum
+// weighted by position, so that a permutation does not cancel out), its
+// minimum and maximum over the ranks.
+bool parameters_agree(Net& model) {
+  double fingerprint = 0;
+  double weight = 1;
+  for (const torch::Tensor& p : model->parameters()) {
+    const torch::Tensor flat = p.detach().to(torch::kFloat64).flatten();
+    const torch::Tensor position = torch::arange(1, flat.size(0) + 1, torch::kFloat64);
+    fingerprint += weight * (flat * position).sum().item<double>();
+    weight += 1;
+  }
+  baton::Tensor low = baton::Tensor::full({1}, fingerprint, baton::DType::Float64);
+  baton::Tensor high = low.clone();
+  baton::all_reduce(low, baton::ReduceOp::MIN);
+  baton::all_reduce(high, baton::ReduceOp::MAX);
+  return low.item() == high.item();
 }
 
 double test_accuracy(Net& model, const Dataset& test, int64_t* total_out) {
@@ -70,12 +89,14 @@ double test_accuracy(Net& model, const Dataset& test, int64_t* total_out) {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& config, const std::function<void(const EpochReport&)>& on_epoch) {
+TrainResult train(const TrainConfig& config,
+                  const std::function<void(const EpochReport&)>& on_epoch) {
   const int rank = baton::get_rank();
   const int size = baton::get_world_size();
   if (config.global_batch < size) {
     throw baton::InvalidArgument("the global batch (" + std::to_string(config.global_batch) +
-                                 ") must be at least the world size (" + std::to_string(size) + ")");
+                                 ") must be at least the world size (" + std::to_string(size) +
+                                 ")");
   }
   torch::manual_seed(config.seed);
   const Dataset train_set = load(config, /*train_split=*/true, config.limit);
@@ -119,7 +140,8 @@ TrainResult train(const TrainConfig& config, const std::function<void(const Epoc
       optimizer.step();
       ++batches;
     }
-    if (ddp) comm = std::chrono::duration<double>(ddp->stats().exposed_wait - waited_before).count();
+    if (ddp)
+      comm = std::chrono::duration<double>(ddp->stats().exposed_wait - waited_before).count();
     EpochReport report{.epoch = epoch,
                        .mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, batches)),
                        .seconds = seconds_since(epoch_start),
@@ -128,6 +150,7 @@ TrainResult train(const TrainConfig& config, const std::function<void(const Epoc
     if (on_epoch) on_epoch(report);
   }
   result.test_accuracy = test_accuracy(model, test_set, &result.test_images);
+  result.parameters_agree = parameters_agree(model);
   return result;
 }
 

@@ -47,6 +47,10 @@ struct TrainResult {
   std::vector<EpochReport> epochs;
   double test_accuracy = 0;  // percent
   int64_t test_images = 0;
+  // Synchronous SGD keeps one model: every rank ends with the same
+  // parameters, bit for bit (the collectives give every rank the same sum).
+  // Checked by comparing a fingerprint of them across ranks.
+  bool parameters_agree = false;
 };
 
 // Trains on the initialised process group. Blocks for the whole run.
