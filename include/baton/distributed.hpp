@@ -65,13 +65,25 @@ int get_world_size(const Group& group = world());
 // group ranks). Called by every rank of the world. Duplicate or out-of-range
 // ranks: InvalidArgument.
 Group new_group(std::vector<int> ranks);
+// Fails every pending and later operation of this rank on `group` now, with
+// ConnectionError "rank R aborted <group>: <reason>", and (native backend)
+// tells the group's other ranks, whose pending and later operations on it
+// fail with the same reason. Returns at once, never blocks: another thread
+// may call it while this rank's threads are blocked in operations of the
+// group (a watchdog, a signal-handling thread, a failed health check). The
+// group stays unusable; destroy_process_group() still cleans up. On the mpi
+// backend only this rank's operations fail (MPI cannot withdraw them).
+// InvalidArgument when the group was destroyed or this rank is not a member.
+void abort_process_group(const Group& group = world(), const std::string& reason = "");
 
 inline constexpr int ANY_SOURCE = -1;
 
 // Point to point. send/recv block; isend/irecv return a pending Work.
 // Messages between two ranks with the same tag arrive in the order sent. A
-// receive into a tensor smaller than the message is an InvalidArgument
-// naming both sizes. recv from ANY_SOURCE: Work::source_rank() says who sent.
+// receive takes a message of exactly its tensor's size: a longer or shorter
+// one is a MismatchError naming both sizes (the tensor's contents are then
+// unspecified; the group stays usable). recv from ANY_SOURCE:
+// Work::source_rank() says who sent.
 Work send(const Tensor& tensor, int dst, const Group& group = world(), int tag = 0);
 Work recv(Tensor& tensor, int src = ANY_SOURCE, const Group& group = world(), int tag = 0);
 Work isend(const Tensor& tensor, int dst, const Group& group = world(), int tag = 0);

@@ -1,7 +1,10 @@
 // Group handles and the GroupState behind them.
 #include "baton/group.hpp"
 
+#include "api/checks.hpp"
 #include "api/group_state.hpp"
+#include "baton/distributed.hpp"
+#include "baton/error.hpp"
 
 namespace baton {
 namespace detail {
@@ -67,6 +70,14 @@ std::vector<std::string> Group::transports() const {
   if (!state_) return {};
   const auto backend = state_->backend();
   return backend ? backend->peer_transports() : std::vector<std::string>{};
+}
+
+void abort_process_group(const Group& group, const std::string& reason) {
+  auto backend = api::check_group("abort_process_group", group);
+  const std::string who = "rank " + std::to_string(group.rank()) + " aborted " +
+                          group.state()->name() + " (abort_process_group)";
+  backend->abort(
+      std::make_exception_ptr(ConnectionError(reason.empty() ? who : who + ": " + reason)));
 }
 
 }  // namespace baton

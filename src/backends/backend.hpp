@@ -53,6 +53,10 @@ class Backend {
     return out;
   }
 
+  // Fails every pending and later operation with `why` now, and tells the
+  // peers where the backend can. Never blocks; callable from any thread.
+  virtual void abort(std::exception_ptr why) = 0;
+
   // Waits for every operation started so far, then releases connections.
   virtual void shutdown() = 0;
 };

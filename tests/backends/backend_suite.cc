@@ -114,6 +114,43 @@ TEST_P(BackendSuite, DestroyThenReinit) {
   });
 }
 
+// abort_process_group from another thread: rank 0's blocked receive fails
+// at once with the reason, its later operations fail too, and the other
+// ranks, blocked in a barrier rank 0 never reaches, fail with the same reason.
+TEST_P(BackendSuite, AbortFromAnotherThreadFailsPendingOperationsEverywhere) {
+  if (!one_of(world_size(), {2, 3})) GTEST_SKIP() << "sampled world sizes: 2, 3";
+  run([](int rank, int) {
+    const auto start = std::chrono::steady_clock::now();
+    auto expect_aborted = [&](const std::function<void()>& op, const std::string& what) {
+      try {
+        op();
+        ADD_FAILURE() << "rank " << rank << ": " << what << " succeeded after the abort";
+      } catch (const ConnectionError& e) {
+        EXPECT_NE(std::string(e.what()).find("rank 0 aborted world"), std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find("watchdog says stop"), std::string::npos) << e.what();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "rank " << rank << ": " << what << ": " << e.what()
+                      << " (expected ConnectionError)";
+      }
+    };
+    if (rank == 0) {
+      std::thread watchdog([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        abort_process_group(world(), "watchdog says stop");
+      });
+      Tensor never = Tensor::zeros({4});
+      expect_aborted([&] { recv(never, 1, world(), 77); }, "a receive nobody sends to");
+      watchdog.join();
+      expect_aborted([] { barrier(); }, "a barrier after the abort");
+    } else {
+      expect_aborted([] { barrier(); }, "a barrier rank 0 never joins");
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5))
+        << "rank " << rank << " waited for its timeout";
+  });
+}
+
 // Rendezvous through tcp:// (rank 0 serves the store) instead of a file.
 TEST_P(BackendSuite, TcpInitMethod) {
   if (!one_of(world_size(), {2, 4})) GTEST_SKIP() << "sampled world sizes: 2, 4";

@@ -161,6 +161,16 @@ Work MpiBackend::submit(OpText op_text, bool collective, const std::vector<const
   return Work(std::move(work));
 }
 
+void MpiBackend::abort(std::exception_ptr why) {
+  std::vector<std::shared_ptr<detail::WorkState>> pending;
+  {
+    std::lock_guard lock(mu_);
+    if (!failure_) failure_ = why;
+    pending = in_flight_;
+  }
+  for (const auto& work : pending) work->fail(why);
+}
+
 void MpiBackend::run_on_caller(std::unique_ptr<Task> task) {
   const auto deadline = task->work->wait_bound();
   while (true) {

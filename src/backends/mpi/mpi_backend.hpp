@@ -84,6 +84,9 @@ class MpiBackend final : public Backend, public std::enable_shared_from_this<Mpi
 
   // Waits (up to the timeout) for the operations started so far, then frees
   // the communicator. Later operations fail with InvalidArgument. Idempotent.
+  // Fails this rank's pending and later operations (the MPI calls run to
+  // their end in the engine, which keeps the tensors alive).
+  void abort(std::exception_ptr why) override;
   void shutdown() override;
 
  private:

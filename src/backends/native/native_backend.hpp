@@ -93,6 +93,8 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   Work all_to_all(std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs) override;
   Work barrier() override;
 
+  // fail_group(why): the transport's abort tells the peers.
+  void abort(std::exception_ptr why) override { fail_group(std::move(why)); }
   // Waits (up to the timeout) for queued and running collectives and for
   // sends in flight, then closes the connections. Pending receives fail with
   // ConnectionError. Later operations fail with InvalidArgument. Idempotent.
