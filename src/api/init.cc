@@ -42,7 +42,8 @@ struct ProcessGroup {
   int world_size = 1;
   std::string job_id;
   std::vector<rendezvous::HostIdentity> hosts;
-  std::string publish_host;  // the rendezvous' choice of address for the transports
+  std::vector<int64_t> pids;  // per world rank, from the rendezvous (empty: unknown)
+  std::string publish_host;   // the rendezvous' choice of address for the transports
   // The backend brought its own world (no rendezvous, no shared store): it
   // checks new_group's member lists itself.
   bool own_world = false;
@@ -120,6 +121,8 @@ std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, in
     config.hosts.push_back(static_cast<size_t>(r) < pg.hosts.size()
                                ? pg.hosts[static_cast<size_t>(r)]
                                : rendezvous::HostIdentity{});
+    config.pids.push_back(static_cast<size_t>(r) < pg.pids.size() ? pg.pids[static_cast<size_t>(r)]
+                                                                  : 0);
   }
   return backends::make_backend(pg.backend, config);
 }
@@ -197,6 +200,7 @@ void init_process_group(const InitOptions& options) {
   pg->world_size = joined.world_size;
   pg->job_id = joined.job_id;
   pg->hosts = joined.hosts;
+  pg->pids = joined.pids;
   pg->publish_host = joined.publish_host;
 
   std::vector<int> everyone(static_cast<size_t>(pg->world_size));

@@ -32,6 +32,8 @@ struct BackendConfig {
   std::string job_id;
   // Where each group rank runs (per group rank).
   std::vector<rendezvous::HostIdentity> hosts;
+  // Per group rank: the pid it joined the rendezvous with, 0 where unknown.
+  std::vector<int64_t> pids;
   // The address this rank's TCP transport listens on and publishes
   // (rendezvous::Result::publish_host); "" lets the transport pick.
   std::string listen_address;

@@ -352,6 +352,13 @@ JoinResult join(Store& store, const JoinOptions& o) {
       throw ProtocolError("rendezvous: malformed table line '" + std::string(lines[i]) + "'");
     }
     result.hosts.push_back({std::string(f[0]), std::string(f[1])});
+    int64_t pid = 0;
+    const auto [end, ec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), pid);
+    if (ec != std::errc() || end != f[2].data() + f[2].size() || pid < 0) {
+      throw ProtocolError("rendezvous: malformed pid in table line '" + std::string(lines[i]) +
+                          "'");
+    }
+    result.pids.push_back(pid);
   }
   BATON_LOG_INFO(kSubsys) << "rank " << o.rank << " of " << o.world_size << " joined job "
                           << result.job_id << " (round " << g << ")";

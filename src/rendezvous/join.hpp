@@ -53,6 +53,7 @@ struct JoinResult {
   std::string job_id;               // BATON_JOB_ID, or the one the last rank made up
   int64_t round = 0;                // g above
   std::vector<HostIdentity> hosts;  // per rank
+  std::vector<int64_t> pids;        // per rank, as each published it
 };
 
 // How long a store host waits, after the outcome is known, for the others to read it.

@@ -130,6 +130,7 @@ Result rendezvous(const Request& request) {
   }
   result.job_id = std::move(joined.job_id);
   result.hosts = std::move(joined.hosts);
+  result.pids = std::move(joined.pids);
   result.round = joined.round;
   result.publish_host = connection.publish_host;
   BATON_LOG_INFO(log::Subsys::kRendezvous)

@@ -53,6 +53,7 @@ struct Result {
   int local_world_size = 1;  // LOCAL_WORLD_SIZE (etc.) if set, else derived from `hosts`
   std::string job_id;        // BATON_JOB_ID, or one the rendezvous made up (same on every rank)
   std::vector<HostIdentity> hosts;  // per rank
+  std::vector<int64_t> pids;        // per rank: the pid each rank joined with
   int64_t round = 0;  // how many rendezvous this rank has run on this store for this job
   // The host this rank's transports listen on and publish: BATON_SOCKET_IFNAME's
   // address, else the route to the TcpStore, else (file://) the first

@@ -123,11 +123,10 @@ void Matcher::diverged(std::exception_ptr error) {
     if (divergence_reported_ || all_error_) return;
     divergence_reported_ = true;
   }
-  if (options_.on_divergence) {
-    options_.on_divergence(std::move(error));
-  } else {
-    fail_all(error);
-  }
+  // Nothing more is delivered, from any peer: a message behind the divergent
+  // one must not complete a receive before the transport has aborted.
+  fail_all(error);
+  if (options_.on_divergence) options_.on_divergence(std::move(error));
 }
 
 void Matcher::begin_op(uint64_t seq, const OpDesc& op) {

@@ -30,9 +30,10 @@
 // this rank runs, in a short history. A collective message or probe
 // (kProbeTag, consumed here, never delivered) from any peer that contradicts
 // it, a message for an operation this rank has finished, and a message still
-// unclaimed when a later operation begins are a divergence: the matcher calls
-// on_divergence with a MismatchError naming both ranks and both operations
-// (the transport aborts the group; without a callback it fails everything).
+// unclaimed when a later operation begins are a divergence: the matcher fails
+// everything with a MismatchError naming both ranks and both operations (so
+// no later message completes a receive) and calls on_divergence with it (the
+// transport aborts the group, which tells the peers).
 // A probe for an operation this rank has not reached yet is kept until
 // begin_op() gets there. on_divergence is called without the matcher's lock,
 // from the thread that found it (the progress thread, or begin_op's caller),

@@ -17,9 +17,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "baton/error.hpp"
 #include "backends/native/native_backend.hpp"
 #include "backends/native/op_format.hpp"
+#include "baton/error.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "transport/mixed/factory.hpp"
@@ -57,7 +57,8 @@ std::string mode_text() {
   std::string mode = config::get_string("BATON_TRANSPORT");
   for (char& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (mode != "auto" && mode != "shm" && mode != "tcp") {
-    throw InvalidArgument("BATON_TRANSPORT='" + mode + "' is not a transport: use auto, shm or tcp");
+    throw InvalidArgument("BATON_TRANSPORT='" + mode +
+                          "' is not a transport: use auto, shm or tcp");
   }
   return mode;
 }
@@ -83,6 +84,16 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   };
   const int hosts = known ? *std::max_element(host_of.begin(), host_of.end()) + 1 : 0;
   const bool all_here = known && hosts == 1;
+
+  // The pids of this host's ranks, for setup to notice one that exits.
+  std::vector<pid_t> local_pids(static_cast<size_t>(config.size), 0);
+  for (int r = 0; r < config.size && known; ++r) {
+    if (r != config.rank && same_host(r) && static_cast<size_t>(r) < config.pids.size()) {
+      local_pids[static_cast<size_t>(r)] = static_cast<pid_t>(config.pids[static_cast<size_t>(r)]);
+    }
+  }
+  shm.peer_pids = local_pids;
+  tcp.peer_pids = local_pids;
 
   Choice choice = Choice::kTcp;
   if (mode == "shm") {

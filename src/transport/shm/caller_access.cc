@@ -47,10 +47,13 @@ void ShmContext::begin_op(uint64_t seq, const OpDesc& op) {
 void ShmContext::check_messages_from(int peer) {
   if (!is_peer(peer)) return;
   Connection& c = *peers_[static_cast<size_t>(peer)];
-  if (c.has_input()) c.drain();
+  if (!c.has_input()) return;
+  const bool failed_before = matcher_.context_error() != nullptr;
+  c.drain();
   abort_if_diverged();
-  // Only a divergence (or another abort) ends it: the wait got what it
-  // needed, so a peer that closed since then is no error of this one.
+  // Only a divergence this drain found ends it: the wait got what it needed,
+  // so a peer that closed or aborted since then is the next operation's error.
+  if (failed_before) return;
   if (auto error = matcher_.context_error()) std::rethrow_exception(error);
 }
 

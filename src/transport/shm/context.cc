@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -83,37 +84,42 @@ std::string name_part(const std::string& text, size_t max) {
   return out.empty() ? "-" : out;
 }
 
-// Waits for every key; returns the indices (ranks) whose key is missing at the deadline.
+// How often a setup wait looks whether the ranks it waits for still run.
+constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
+
+// Waits for every key (keys[i] is written by group rank owners[i]); returns
+// the indices whose key is missing at the deadline. Throws ConnectionError
+// (PeerWatch::check) as soon as the owner of a missing key has exited.
 std::vector<int> wait_keys(Store& store, const std::vector<std::string>& keys,
+                           const std::vector<int>& owners, const PeerWatch& watch,
+                           const std::string& who, const std::string& what,
                            Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  try {
-    store.wait(keys, std::max(left, std::chrono::milliseconds(0)));
-    return {};
-  } catch (const TimeoutError&) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    try {
+      store.wait(keys, std::clamp(left, std::chrono::milliseconds(0),
+                                  std::chrono::milliseconds(kLivenessSlice)));
+      return {};
+    } catch (const TimeoutError&) {
+    }
+    std::vector<int> missing, absent;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!store.check(std::span<const std::string>(&keys[i], 1))) {
+        missing.push_back(static_cast<int>(i));
+        absent.push_back(owners[i]);
+      }
+    }
+    if (missing.empty()) return {};
+    watch.check(absent, who, what);
+    if (Clock::now() >= deadline) return missing;
   }
-  std::vector<int> missing;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!store.check(std::span<const std::string>(&keys[i], 1)))
-      missing.push_back(static_cast<int>(i));
-  }
-  return missing;
 }
 
 std::string list(const std::vector<int>& ranks) {
   std::string out;
   for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
   return out;
-}
-
-int pidfd_open(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  errno = ENOSYS;
-  return -1;
-#endif
 }
 
 std::vector<int> checked_members(const std::vector<int>& members, int rank, int size) {
@@ -167,8 +173,6 @@ ShmContext::ShmContext(Store& store, const std::string& group_key, int rank, int
       key_prefix_(group_key + "/shm" +
                   (options.members.empty() ? "" : "/" + std::to_string(members_.front()))),
       peers_(static_cast<size_t>(size)),
-      pids_(static_cast<size_t>(size), 0),
-      pidfds_(static_cast<size_t>(size)),
       peer_done_(static_cast<size_t>(size), true),
       closing_(static_cast<size_t>(size), -1) {
   for (size_t i = 0; i < members_.size(); ++i) {
@@ -182,12 +186,19 @@ ShmContext::ShmContext(Store& store, const std::string& group_key, int rank, int
 
 ShmContext::~ShmContext() {
   if (!segment_) return;
+  // A context that failed (a divergence, its abort or a peer's) closes as
+  // an abort: the peers read its reason, which names the culprit, instead
+  // of "closed" (which would name this rank).
+  if (auto failed = matcher_.context_error()) abort(failed);
   RankSlot& me = slot(rank_);
   // Mark closed before failing anything: a peer still copying one of our
   // single-copy messages then drops it instead of trusting freed memory.
   uint32_t open = static_cast<uint32_t>(PeerState::kOpen);
-  me.state.compare_exchange_strong(open, static_cast<uint32_t>(PeerState::kClosed),
-                                   std::memory_order_seq_cst);
+  {
+    std::lock_guard lock(abort_mu_);  // after any abort in flight (see abort())
+    me.state.compare_exchange_strong(open, static_cast<uint32_t>(PeerState::kClosed),
+                                     std::memory_order_seq_cst);
+  }
   const auto why = std::make_exception_ptr(ConnectionError(
       "the shm transport of " + describe() + " was destroyed while this request was pending"));
   matcher_.fail_all(why);
@@ -236,20 +247,63 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
                           " must be 0 (no shared area) or a number of bytes");
   }
   const size_t area_bytes = shm::area_bytes_for(static_cast<size_t>(area_buffer));
-  const std::string name_key = key_prefix_ + "/segment";
+  const SetupPlan plan{.started = started,
+                       .deadline = deadline,
+                       .ring_bytes = ring_bytes,
+                       .area_bytes = area_bytes,
+                       .single_copy = single_copy,
+                       .threshold = threshold,
+                       .job = job,
+                       .name_key = key_prefix_ + "/segment",
+                       .planned_key = key_prefix_ + "/segment-planned",
+                       .describe_op = options.describe_op};
+  // Setup waits notice a peer of this host that exited (its rendezvous pid).
+  std::vector<pid_t> rendezvous_pids = options.peer_pids;
+  rendezvous_pids.resize(static_cast<size_t>(size_), 0);
+  const PeerWatch setup_watch(std::move(rendezvous_pids), rank_);
+  try {
+    setup_segment(store, plan, setup_watch);
+  } catch (...) {
+    // No segment outlives a failed setup: the creator's is unlinked by its
+    // destructor, but a creator killed before it unlinked leaves it to us.
+    // Every rank of a failed setup unlinks it by name (the planned name
+    // when the creator died before publishing the real one).
+    std::string name = segment_name_;
+    if (name.empty()) {
+      try {
+        if (store.check(std::span<const std::string>(&plan.planned_key, 1))) {
+          name = store.get_string(plan.planned_key);
+        }
+      } catch (const std::exception&) {
+        // The store went with the creator: nothing more to learn.
+      }
+    }
+    if (!name.empty() && !name.starts_with("!")) ::shm_unlink(name.c_str());
+    throw;
+  }
+}
 
+void ShmContext::setup_segment(Store& store, const SetupPlan& plan, const PeerWatch& setup_watch) {
+  const auto started = plan.started;
+  const auto deadline = plan.deadline;
+  const size_t ring_bytes = plan.ring_bytes;
+  const size_t area_bytes = plan.area_bytes;
+  const bool single_copy = plan.single_copy;
+  const size_t threshold = plan.threshold;
+  const std::string& name_key = plan.name_key;
+  const auto local_size = static_cast<int>(members_.size());
   auto elapsed = [&] {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%.1f s",
                   std::chrono::duration<double>(Clock::now() - started).count());
     return std::string(buf);
   };
-
-  const auto local_size = static_cast<int>(members_.size());
   if (rank_ == members_.front()) {
     char token[24];
     std::snprintf(token, sizeof(token), "%016" PRIx64, random_token());
-    segment_name_ = "/baton-" + name_part(job, 64) + "-" + name_part(group_key_, 48) + "-" + token;
+    segment_name_ =
+        "/baton-" + name_part(plan.job, 64) + "-" + name_part(group_key_, 48) + "-" + token;
+    store.set(plan.planned_key, std::string_view(segment_name_));
     try {
       segment_ = std::make_unique<Segment>(
           Segment::create(segment_name_, local_size, ring_bytes, area_bytes));
@@ -260,7 +314,9 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     }
     store.set(name_key, std::string_view(segment_name_));
   } else {
-    if (!wait_keys(store, {name_key}, deadline).empty()) {
+    if (!wait_keys(store, {name_key}, {members_.front()}, setup_watch, describe(),
+                   "shared-memory setup (before it published the segment's name)", deadline)
+             .empty()) {
       throw TimeoutError(describe() + " timed out after " + elapsed() +
                          " waiting for rank 0 to publish the shared-memory segment's name under '" +
                          name_key + "' (is rank 0 running, with the same store and group?)");
@@ -292,7 +348,9 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     store.set(key_prefix_ + "/" + what + "/" + std::to_string(rank_), std::string_view("1"));
     std::vector<std::string> keys;
     for (int r : members_) keys.push_back(key_prefix_ + "/" + what + "/" + std::to_string(r));
-    std::vector<int> missing = wait_keys(store, keys, deadline);
+    std::vector<int> missing =
+        wait_keys(store, keys, members_, setup_watch, describe(),
+                  "shared-memory setup (before it got to '" + what + "')", deadline);
     for (int& m : missing) m = members_[static_cast<size_t>(m)];
     for (size_t i = 0; missing.empty() && i < keys.size(); ++i) {
       const std::string value = store.get_string(keys[i]);
@@ -313,10 +371,11 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     segment_->unlink();  // every rank has it mapped: nothing can leak now
 
   // Probe process_vm_readv on each peer (as receiver), open the liveness pidfds.
+  std::vector<pid_t> slot_pids(static_cast<size_t>(size_), 0);
   for (int p = 0; p < size_; ++p) {
     if (!is_peer(p)) continue;
     const RankSlot& peer = slot(p);
-    pids_[static_cast<size_t>(p)] = static_cast<pid_t>(peer.pid);
+    slot_pids[static_cast<size_t>(p)] = static_cast<pid_t>(peer.pid);
     bool ok = false;
     if (single_copy) {
       uint64_t value = 0;
@@ -337,9 +396,8 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
       }
     }
     ring(p, rank_).single_copy.store(ok ? 1 : 0, std::memory_order_release);
-    const int fd = pidfd_open(pids_[static_cast<size_t>(p)]);
-    if (fd >= 0) pidfds_[static_cast<size_t>(p)] = UniqueFd(fd);
   }
+  watch_ = PeerWatch(std::move(slot_pids), rank_);
   barrier("ready");
   single_copy_bytes_ = single_copy ? threshold : 0;
   for (int p = 0; p < size_; ++p) {
@@ -351,7 +409,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
         Connection::Options{.rank = rank_,
                             .peer = p,
                             .size = size_,
-                            .peer_pid = pids_[static_cast<size_t>(p)],
+                            .peer_pid = watch_.pid(p),
                             .single_copy_bytes = to_peer ? threshold : 0,
                             .self_index = local_[static_cast<size_t>(rank_)],
                             .peer_index = local_[static_cast<size_t>(p)]});
@@ -360,7 +418,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
     area_ = std::make_unique<ShmArea>(
         *segment_, members_, local_[static_cast<size_t>(rank_)],
         ShmArea::Hooks{.check = [this](int peer) { check_for_caller(peer); },
-                       .describe_op = options.describe_op,
+                       .describe_op = plan.describe_op,
                        .caller_polled = &caller_polled_,
                        .probe =
                            [this](uint64_t seq, const OpDesc& op) {
@@ -429,16 +487,22 @@ RequestPtr ShmContext::irecv(int peer, const Envelope& envelope, std::span<std::
 
 void ShmContext::abort(std::exception_ptr why) {
   if (!why) why = std::make_exception_ptr(ConnectionError(describe() + " was aborted"));
-  if (segment_ && !abort_sent_.exchange(true)) {
-    RankSlot& me = slot(rank_);
-    const std::string reason = baton::error_message(why);
-    const size_t n = std::min(reason.size(), kAbortReasonBytes);
-    std::memcpy(me.abort_reason, reason.data(), n);
-    me.abort_length = static_cast<uint32_t>(n);
-    me.abort_code = static_cast<uint32_t>(baton::error_code(why));
-    uint32_t open = static_cast<uint32_t>(PeerState::kOpen);
-    me.state.compare_exchange_strong(open, static_cast<uint32_t>(PeerState::kAborted),
-                                     std::memory_order_seq_cst);
+  if (segment_) {
+    // Under a lock, not a flag: a second abort (the progress thread's and
+    // the caller's race) returns only once the first has published the
+    // state, so nobody closes the slot before it says "aborted".
+    std::lock_guard lock(abort_mu_);
+    if (!abort_sent_.exchange(true)) {
+      RankSlot& me = slot(rank_);
+      const std::string reason = baton::error_message(why);
+      const size_t n = std::min(reason.size(), kAbortReasonBytes);
+      std::memcpy(me.abort_reason, reason.data(), n);
+      me.abort_length = static_cast<uint32_t>(n);
+      me.abort_code = static_cast<uint32_t>(baton::error_code(why));
+      uint32_t open = static_cast<uint32_t>(PeerState::kOpen);
+      me.state.compare_exchange_strong(open, static_cast<uint32_t>(PeerState::kAborted),
+                                       std::memory_order_seq_cst);
+    }
   }
   matcher_.fail_all(why);
   failed_.store(true, std::memory_order_release);
@@ -558,27 +622,16 @@ void ShmContext::check_peer(int peer) {
       state == PeerState::kClosed
           ? "rank " + std::to_string(peer) +
                 " closed its connection (it shut down its transport context)"
-          : "rank " + std::to_string(peer) + " (pid " + std::to_string(pids_[p]) +
+          : "rank " + std::to_string(peer) + " (pid " + std::to_string(watch_.pid(peer)) +
                 ") died: its process exited while its shared-memory connection was open";
   on_peer_failed(peer, std::make_exception_ptr(ConnectionError(why)));
 }
 
 void ShmContext::check_liveness() {
-  std::vector<pollfd> fds;
-  std::vector<int> ranks;
   for (int p = 0; p < size_; ++p) {
     const auto i = static_cast<size_t>(p);
     if (peer_done_[i] || closing_[i] >= 0) continue;
-    if (pidfds_[i].valid()) {
-      fds.push_back(pollfd{pidfds_[i].get(), POLLIN, 0});
-      ranks.push_back(p);
-    } else if (::kill(pids_[i], 0) != 0 && errno == ESRCH) {
-      closing_[i] = 2;
-    }
-  }
-  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
-  for (size_t k = 0; k < fds.size(); ++k) {
-    if (fds[k].revents != 0) closing_[static_cast<size_t>(ranks[k])] = 2;
+    if (watch_.exited(p)) closing_[i] = 2;
   }
 }
 

@@ -40,6 +40,7 @@
 #include "baton/store.hpp"
 #include "core/fd.hpp"
 #include "transport/matcher.hpp"
+#include "transport/peer_watch.hpp"
 #include "transport/shm/area.hpp"
 #include "transport/shm/connection.hpp"
 #include "transport/shm/factory.hpp"
@@ -81,6 +82,18 @@ class ShmContext final : public Context {
   using Clock = std::chrono::steady_clock;
 
   void setup(Store& store, const ShmOptions& options);
+  // What setup() decided, for setup_segment().
+  struct SetupPlan {
+    Clock::time_point started, deadline;
+    size_t ring_bytes = 0, area_bytes = 0;
+    bool single_copy = false;
+    size_t threshold = 0;
+    std::string job, name_key, planned_key;
+    OpFormatter describe_op = nullptr;
+  };
+  // Creates or opens the segment, maps it with every peer, probes them;
+  // setup() unlinks the segment when this throws.
+  void setup_segment(Store& store, const SetupPlan& plan, const PeerWatch& setup_watch);
   void progress_loop();       // progress thread
   bool poll();                // progress thread
   bool in_flight() const;     // progress thread: requests it must complete
@@ -110,6 +123,7 @@ class ShmContext final : public Context {
   // When a waiting thread last polled (steady clock ticks): the progress
   // thread sleeps in short slices instead of spinning while callers poll.
   std::atomic<int64_t> caller_polled_{0};
+  std::mutex abort_mu_;  // orders the slot's state: aborted before closed
   std::atomic<bool> abort_sent_{false};
   // A divergence the matcher found while a ring was being read (under the
   // connection's lock, where abort() cannot run): aborted by the next poll.
@@ -129,8 +143,7 @@ class ShmContext final : public Context {
   std::unique_ptr<Segment> segment_;
   std::string segment_name_;
   std::vector<std::unique_ptr<Connection>> peers_;  // by rank; null for self
-  std::vector<pid_t> pids_;                         // by rank
-  std::vector<UniqueFd> pidfds_;                    // by rank; empty where pidfd_open failed
+  PeerWatch watch_;  // the peers' processes (their slots' pids), for liveness
   size_t single_copy_bytes_ = 0;
   alignas(8) volatile uint64_t probe_word_ = 0;  // read by peers' process_vm_readv probe
 

@@ -24,6 +24,8 @@
 // follows transport.hpp.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -61,6 +63,10 @@ struct ShmOptions {
   // ranks their own segment (store keys under "<group_key>/shm/<first member>").
   // Sends and receives name group ranks; other ranks are not reachable here.
   std::vector<int> members;
+  // The rendezvous' pid of each group rank that runs on this host, 0 for
+  // the others (or where unknown): a peer that exits during setup is then a
+  // ConnectionError naming it at once, not a wait for the timeout.
+  std::vector<pid_t> peer_pids;
 };
 
 // Sets up the segment and returns the context. Blocks until every rank has

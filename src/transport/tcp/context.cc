@@ -4,8 +4,11 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -54,14 +57,29 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return buf;
 }
 
-// Waits for a store key until the deadline; false when it did not appear.
-bool wait_key(Store& store, const std::string& key, Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  try {
-    store.wait(std::span<const std::string>(&key, 1), std::max(left, std::chrono::milliseconds(0)));
-    return true;
-  } catch (const TimeoutError&) {
-    return false;
+// How often a setup wait looks whether the ranks it waits for still run.
+constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
+// A peer that published its address (it listened before) but refuses
+// connections this long has exited.
+constexpr auto kRefusedIsGone = std::chrono::seconds(1);
+
+// Waits for a store key, written by group rank `owner`, until the deadline;
+// false when it did not appear. Throws ConnectionError (PeerWatch::check) as
+// soon as the owner has exited.
+bool wait_key(Store& store, const std::string& key, int owner, const PeerWatch& watch,
+              const std::string& who, const std::string& what, Clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    try {
+      store.wait(std::span<const std::string>(&key, 1),
+                 std::clamp(left, std::chrono::milliseconds(0),
+                            std::chrono::milliseconds(kLivenessSlice)));
+      return true;
+    } catch (const TimeoutError&) {
+    }
+    watch.check(std::span<const int>(&owner, 1), who, what);
+    if (Clock::now() >= deadline) return false;
   }
 }
 
@@ -113,6 +131,9 @@ TcpContext::TcpContext(Store& store, const std::string& group_key, int rank, int
 }
 
 TcpContext::~TcpContext() {
+  // A context that failed (a divergence, an abort) closes as an abort: the
+  // peers read its reason, which names the culprit, before the goodbye.
+  const auto failed = matcher_.context_error();
   const auto why = std::make_exception_ptr(ConnectionError(
       "the tcp transport of " + describe() + " was destroyed while this request was pending"));
   matcher_.fail_all(why);
@@ -120,6 +141,7 @@ TcpContext::~TcpContext() {
   try {
     loop_.run_sync([&] {
       if (listener_) listener_->close();
+      if (failed) abort_connections(failed, true);
       for (auto& peer : peers_) {
         if (peer) peer->close(why);
       }
@@ -139,6 +161,9 @@ std::string TcpContext::describe() const {
 
 void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time_point deadline) {
   const auto started = Clock::now();
+  std::vector<pid_t> pids = options.peer_pids;
+  pids.resize(static_cast<size_t>(size_), 0);
+  watch_ = PeerWatch(std::move(pids), rank_);
   UniqueFd listen_fd = net::listen_tcp(choose_listen_host(options.listen_address), 0);
   const net::SocketAddress bound = net::local_address(listen_fd.get());
   const std::string address = net::format_host_port(bound.host(), bound.port());
@@ -154,7 +179,8 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
     std::snprintf(text, sizeof(text), "%016" PRIx64, self.token);
     store.set(token_key, std::string_view(text));
   } else {
-    if (!wait_key(store, token_key, deadline)) {
+    if (!wait_key(store, token_key, 0, watch_, describe(),
+                  "tcp setup (before it published the group's token)", deadline)) {
       throw TimeoutError(describe() + " timed out after " +
                          seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(
                              Clock::now() - started)) +
@@ -187,12 +213,29 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
   std::exception_ptr failure;
   {
     std::unique_lock lock(setup_mu_);
-    setup_cv_.wait_until(lock, deadline, [&] {
+    auto unconnected = [&] {
+      std::vector<int> out;
       for (int p = 0; p < size_; ++p) {
-        if (p != rank_ && !connected_[static_cast<size_t>(p)]) return false;
+        if (p != rank_ && !connected_[static_cast<size_t>(p)]) out.push_back(p);
       }
-      return true;
-    });
+      return out;
+    };
+    // In slices: a higher rank of this host that exits before it connects
+    // is named at once.
+    while (!setup_cv_.wait_until(lock, std::min(deadline, Clock::now() + kLivenessSlice),
+                                 [&] { return unconnected().empty() || setup_error_; })) {
+      if (Clock::now() >= deadline) break;
+      const std::vector<int> waiting = unconnected();
+      if (auto dead = watch_.first_dead(waiting)) {
+        lock.unlock();
+        loop_.run_sync([this] {
+          listener_->close();
+          listener_.reset();
+        });
+        watch_.check(std::span<const int>(&*dead, 1), describe(),
+                     "tcp setup (before it connected to rank " + std::to_string(rank_) + ")");
+      }
+    }
     failure = setup_error_;
   }
   loop_.run_sync([this] {
@@ -227,7 +270,10 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
 std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
                                    Clock::time_point deadline) {
   const std::string key = group_key_ + "/tcp/" + std::to_string(peer);
-  if (!wait_key(store, key, deadline)) return "it published no address under '" + key + "'";
+  if (!wait_key(store, key, peer, watch_, describe(), "tcp setup (before it published its address)",
+                deadline)) {
+    return "it published no address under '" + key + "'";
+  }
   const std::string text = store.get_string(key);
   std::string host;
   uint16_t port = 0;
@@ -237,8 +283,12 @@ std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
   }
   // Connect, retrying while the deadline allows: a refused connection may be
   // a listener that is not up yet after a restart of the store's contents.
+  // But the peer listened before it published this address, so refusals
+  // that last kRefusedIsGone mean it has exited (where its pid is known,
+  // that is asked at once).
   UniqueFd fd;
   auto backoff = std::chrono::milliseconds(5);
+  Clock::time_point refused_since{};  // the first of the refusals in a row; zero: none
   for (;;) {
     int error = 0;
     for (const net::SocketAddress& a : net::resolve(host, port)) {
@@ -250,6 +300,20 @@ std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
       error = result.error;
     }
     if (fd) break;
+    watch_.check(std::span<const int>(&peer, 1), describe(),
+                 "tcp setup (it published " + text + ", then stopped listening)");
+    if (error == ECONNREFUSED) {
+      if (refused_since == Clock::time_point{}) refused_since = Clock::now();
+      if (Clock::now() - refused_since >= kRefusedIsGone) {
+        throw ConnectionError(describe() + ": rank " + std::to_string(peer) + " published " + text +
+                              " but has refused connections there for " +
+                              seconds_text(kRefusedIsGone) +
+                              ": it listened before it published, so it has exited "
+                              "(during tcp setup)");
+      }
+    } else {
+      refused_since = Clock::time_point{};
+    }
     if (Clock::now() + backoff >= deadline) {
       return "connecting to " + text + " failed: " + net::error_text(error);
     }

@@ -27,6 +27,7 @@
 #include "baton/store.hpp"
 #include "transport/event_loop.hpp"
 #include "transport/matcher.hpp"
+#include "transport/peer_watch.hpp"
 #include "transport/tcp/connection.hpp"
 #include "transport/tcp/factory.hpp"
 #include "transport/tcp/handshake.hpp"
@@ -70,6 +71,7 @@ class TcpContext final : public Context {
   Matcher matcher_;
   std::atomic<bool> failed_{false};  // set once the matcher holds a context error
 
+  PeerWatch watch_;  // this host's peers, during setup (TcpOptions::peer_pids)
   std::mutex setup_mu_;
   std::condition_variable setup_cv_;
   std::vector<bool> connected_;     // GUARDED_BY(setup_mu_), by rank

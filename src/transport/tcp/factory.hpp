@@ -24,11 +24,14 @@
 // follows transport.hpp.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "baton/store.hpp"
 #include "transport/matcher.hpp"
@@ -50,6 +53,9 @@ struct TcpOptions {
   OpFormatter describe_op = nullptr;
   // How long an accepted connection may take to send its hello.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(5)};
+  // The rendezvous' pid of each group rank on this host, 0 for the others:
+  // setup fails at once, naming the rank, when one of them exits (ShmOptions).
+  std::vector<pid_t> peer_pids;
 };
 
 // Sets up the mesh and returns the context. Blocks until every peer is
