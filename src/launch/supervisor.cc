@@ -123,6 +123,23 @@ struct Failure {
   Clock::time_point at;
 };
 
+// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): its state in
+// /proc/<pid>/stat is 'T' or 't'. A stopped rank never answers, so its peers
+// time out: it, not they, is the cause.
+bool is_stopped(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return false;
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  // "pid (comm) S ...": the state follows the last ')' (comm may hold one).
+  const std::string_view text(buf, n);
+  const size_t close = text.rfind(')');
+  if (close == std::string_view::npos || close + 2 >= text.size()) return false;
+  const char state = text[close + 2];
+  return state == 'T' || state == 't';
+}
+
 // Signal deaths first (a killed rank is a cause; a rank exiting non-zero is
 // often its peers' victim), then in the order the exits were seen.
 bool blame_first(const Failure& a, const Failure& b) {
@@ -351,6 +368,15 @@ void Job::settle_failures() {
   end_ = JobEnd::kRankFailed;
   failed_ = culprit.outcome;
   const size_t others = running_count();
+  // A rank stopped while the others failed is their cause (they timed out
+  // waiting for it): it is named first.
+  for (const Rank& r : ranks_) {
+    if (r.running && is_stopped(r.process.pid)) {
+      say(describe_rank(r.outcome) +
+          " is stopped (process state T: SIGSTOP, SIGTSTP or a "
+          "debugger) and has stopped answering; the failures below are its peers giving up on it");
+    }
+  }
   say(describe_rank(culprit.outcome) + " " + culprit.outcome.status.describe() + "; " +
       (others == 0
            ? std::string("no other ranks are running")

@@ -86,5 +86,22 @@ TEST(BatonRunCulprit, ExitCodesTogetherAreAllReported) {
   EXPECT_EQ(count_of(cmd.err(), "baton-run: also: rank "), 1u) << cmd.err();
 }
 
+// A stopped rank (SIGSTOP) never answers, and its peers fail after their
+// timeout: the report names the stopped rank first, as their cause.
+TEST(BatonRunCulprit, AStoppedRankIsNamedBeforeThePeerThatGaveUp) {
+  Command cmd({kBatonRun, "--nproc-per-node", "2", "--grace-period", "1", kFixture, "stopped"});
+  ASSERT_TRUE(cmd.wait(30s)) << cmd.err();
+  const std::vector<int> pids = ready_pids(cmd.out(), 2);
+  ASSERT_GT(pids[1], 0) << cmd.out();
+  const std::string stopped = "baton-run: rank 1 (local rank 1, pid " + std::to_string(pids[1]) +
+                              ") is stopped (process state T";
+  const size_t stopped_at = cmd.err().find(stopped);
+  ASSERT_NE(stopped_at, std::string::npos) << cmd.err();
+  const size_t exit_at = cmd.err().find("rank 0 (local rank 0");
+  ASSERT_NE(exit_at, std::string::npos) << cmd.err();
+  EXPECT_LT(stopped_at, exit_at) << "the stopped rank must be named first\n" << cmd.err();
+  EXPECT_NE(cmd.exit_code(), 0);
+}
+
 }  // namespace
 }  // namespace baton::testing

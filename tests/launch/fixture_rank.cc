@@ -205,6 +205,19 @@ int race(const std::string& first, const std::string& dir) {
   while (true) ::pause();
 }
 
+// Rank 1 stops itself (SIGSTOP); rank 0 waits until it is stopped, then
+// exits with code 3 as a peer that timed out would.
+int stopped() {
+  std::printf("ready rank=%d pid=%d\n", g_rank, static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  if (g_rank == 1) ::raise(SIGSTOP);
+  if (g_rank == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::_exit(3);
+  }
+  while (true) ::pause();
+}
+
 int restart(int good_attempt) {
   const int attempt = env_int("BATON_RESTART_COUNT");
   const int world_size = env_int("WORLD_SIZE");
@@ -249,6 +262,7 @@ int dispatch(int argc, char** argv) {
   if (mode == "init" && argc > 2) return init_with(argv[2]);
   if (mode == "race" && argc > 3) return race(argv[2], argv[3]);
   if (mode == "restart" && argc > 2) return restart(std::atoi(argv[2]));
+  if (mode == "stopped") return stopped();
   std::fprintf(stderr, "fixture_rank: unknown mode '%s'\n", mode.c_str());
   return 2;
 }
