@@ -240,8 +240,11 @@ std::exception_ptr NativeBackend::execute(Op& op, bool just_issued) {
 
 std::exception_ptr NativeBackend::diagnose(const Op& op, std::exception_ptr error) {
   if (!options_.store) return error;
+  // Long enough for the other ranks that timed out too to post what they
+  // run, short enough that the error stays within the timeout + 1 s (the
+  // agreement probes already caught ranks that disagree).
   const auto grace = std::clamp<std::chrono::milliseconds>(
-      options_.timeout / 4, std::chrono::milliseconds(250), std::chrono::seconds(3));
+      options_.timeout / 10, std::chrono::milliseconds(100), std::chrono::milliseconds(500));
   return diagnose_timeout(*options_.store, rank_, size_, DiagEntry{op.seq, op.desc},
                           std::move(error), options_.group_name, grace);
 }
