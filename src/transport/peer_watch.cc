@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "baton/error.hpp"
@@ -68,6 +69,32 @@ void PeerWatch::check(std::span<const int> ranks, const std::string& who,
   if (auto dead = first_dead(ranks)) {
     throw ConnectionError(who + ": rank " + std::to_string(*dead) + " (pid " +
                           std::to_string(pid(*dead)) + ") exited during " + what);
+  }
+}
+
+std::vector<int> wait_keys(Store& store, const std::vector<std::string>& keys,
+                           const std::vector<int>& owners, const PeerWatch& watch,
+                           const std::string& who, const std::string& what,
+                           std::chrono::steady_clock::time_point deadline) {
+  using Clock = std::chrono::steady_clock;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    try {
+      store.wait(keys, std::clamp(left, std::chrono::milliseconds(0), kSetupLivenessSlice));
+      return {};
+    } catch (const TimeoutError&) {
+    }
+    std::vector<int> missing, absent;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!store.check(std::span<const std::string>(&keys[i], 1))) {
+        missing.push_back(static_cast<int>(i));
+        absent.push_back(owners[i]);
+      }
+    }
+    if (missing.empty()) return {};
+    watch.check(absent, who, what);
+    if (Clock::now() >= deadline) return missing;
   }
 }
 

@@ -14,11 +14,13 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "baton/store.hpp"
 #include "core/fd.hpp"
 
 namespace baton::transport {
@@ -44,5 +46,18 @@ class PeerWatch {
   std::vector<UniqueFd> pidfds_;    // by rank; invalid where the pid is unknown
   std::vector<bool> gone_at_open_;  // the pid had already exited when the watch began
 };
+
+// How often a setup wait looks whether the ranks it waits for still run.
+inline constexpr std::chrono::milliseconds kSetupLivenessSlice{50};
+
+// Waits for every store key (keys[i] is written by group rank owners[i]) in
+// slices of kSetupLivenessSlice; returns the indices of the keys still missing at the
+// deadline. Throws ConnectionError (PeerWatch::check, naming `who` and
+// `what`) as soon as the owner of a missing key has exited. Setup waits of
+// every transport use it.
+std::vector<int> wait_keys(Store& store, const std::vector<std::string>& keys,
+                           const std::vector<int>& owners, const PeerWatch& watch,
+                           const std::string& who, const std::string& what,
+                           std::chrono::steady_clock::time_point deadline);
 
 }  // namespace baton::transport

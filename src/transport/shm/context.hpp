@@ -48,6 +48,14 @@
 
 namespace baton::transport::shm {
 
+namespace detail {
+// A tunable given in options (> 0) or else read from `name`; InvalidArgument
+// when that is not positive.
+size_t positive_tunable(size_t given, const char* name);
+// "0, 2, 3".
+std::string rank_list(const std::vector<int>& ranks);
+}  // namespace detail
+
 class ShmContext final : public Context {
  public:
   // Sets up the segment; see make_shm_context for what it blocks on and throws.

@@ -57,30 +57,14 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return buf;
 }
 
-// How often a setup wait looks whether the ranks it waits for still run.
-constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
 // A peer that published its address (it listened before) but refuses
 // connections this long has exited.
 constexpr auto kRefusedIsGone = std::chrono::seconds(1);
 
-// Waits for a store key, written by group rank `owner`, until the deadline;
-// false when it did not appear. Throws ConnectionError (PeerWatch::check) as
-// soon as the owner has exited.
+// Waits for one store key written by group rank `owner` (wait_keys).
 bool wait_key(Store& store, const std::string& key, int owner, const PeerWatch& watch,
               const std::string& who, const std::string& what, Clock::time_point deadline) {
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    try {
-      store.wait(std::span<const std::string>(&key, 1),
-                 std::clamp(left, std::chrono::milliseconds(0),
-                            std::chrono::milliseconds(kLivenessSlice)));
-      return true;
-    } catch (const TimeoutError&) {
-    }
-    watch.check(std::span<const int>(&owner, 1), who, what);
-    if (Clock::now() >= deadline) return false;
-  }
+  return wait_keys(store, {key}, {owner}, watch, who, what, deadline).empty();
 }
 
 // "host:port" or "[v6]:port" as published by setup_mesh.
@@ -222,7 +206,7 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
     };
     // In slices: a higher rank of this host that exits before it connects
     // is named at once.
-    while (!setup_cv_.wait_until(lock, std::min(deadline, Clock::now() + kLivenessSlice),
+    while (!setup_cv_.wait_until(lock, std::min(deadline, Clock::now() + kSetupLivenessSlice),
                                  [&] { return unconnected().empty() || setup_error_; })) {
       if (Clock::now() >= deadline) break;
       const std::vector<int> waiting = unconnected();
