@@ -12,6 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin # the mpi backend and its mpirun tests (docs/clusters.md)
   dataset-fashion-mnist     # the MNIST example's default data (/usr/share/datasets/fashion-mnist)
   libtorch-dev              # the LibTorch adapter (DDP) and the MNIST example
+  python3-torch pybind11-dev python3-dev # the PyTorch backend (python/baton_torch) and its tests
   libopenblas0-openmp       # an optimised BLAS for LibTorch (Debian otherwise links the reference one)
   procps iproute2           # ps/pgrep and ip, used by launcher and network tests
 )

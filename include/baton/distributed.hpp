@@ -76,6 +76,41 @@ Group new_group(std::vector<int> ranks);
 // InvalidArgument when the group was destroyed or this rank is not a member.
 void abort_process_group(const Group& group = world(), const std::string& reason = "");
 
+// --- Groups made from a store ---
+//
+// A group of `size` processes that meet through `store` alone: each member
+// calls new_group(store, its rank, size) and nobody else takes part. It needs
+// no init_process_group() and is independent of the default group and of
+// every other group in the process: its own connections, its own operation
+// order, its own shutdown. This is how a second front end builds its groups
+// (torch calls its backend once per group, only on the members, each time
+// with a fresh PrefixStore). The store must be shared by exactly these
+// members, for this group only.
+struct GroupOptions {
+  // "auto" or "native" ("auto" follows BATON_BACKEND as init_process_group
+  // does). The mpi backend has its own world and makes groups with
+  // new_group(ranks) only: UnsupportedError.
+  std::string backend = "auto";
+  // Bounds setup and every operation; 0 means BATON_TIMEOUT (default 300 s).
+  std::chrono::milliseconds timeout{0};
+  // For messages and logs; "" names it "store group".
+  std::string name;
+  // Each member's rank in the enclosing job (what Group::world_ranks() and
+  // error messages show), in group-rank order; empty: 0 .. size-1.
+  std::vector<int> world_ranks;
+};
+// Blocks until every member has joined (TimeoutError naming the ranks that
+// did not, after the timeout) and the connections are up. A rank outside
+// [0, size), a size below 1, a null store or world_ranks of another length:
+// InvalidArgument. The group stays usable until destroy_group() or until its
+// last Group handle is dropped (which shuts it down the same way).
+Group new_group(std::shared_ptr<Store> store, int rank, int size, const GroupOptions& options = {});
+// Shuts down one group made by new_group (either form): waits, up to the
+// group's timeout, for its pending operations, then closes its connections;
+// later operations on it are an InvalidArgument. Idempotent. The world group
+// is left to destroy_process_group() (InvalidArgument here).
+void destroy_group(const Group& group);
+
 inline constexpr int ANY_SOURCE = -1;
 
 // Point to point. send/recv block; isend/irecv return a pending Work.
@@ -114,5 +149,60 @@ Work reduce_scatter(Tensor& output, const std::vector<Tensor>& inputs,
 Work all_to_all(std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                 const Group& group = world(), AsyncOp async = {});
 Work barrier(const Group& group = world(), AsyncOp async = {});
+
+// --- The tensor forms torch uses ---
+
+// output holds size() times input's elements, same dtype: group rank i's
+// input lands in elements [i * n, (i + 1) * n), n = input.numel().
+Work all_gather_into_tensor(Tensor& output, const Tensor& input, const Group& group = world(),
+                            AsyncOp async = {});
+// input holds size() times output's elements, same dtype: output = op over
+// the ranks of input's block [rank * n, (rank + 1) * n), n = output.numel().
+Work reduce_scatter_tensor(Tensor& output, const Tensor& input, ReduceOp op = ReduceOp::SUM,
+                           const Group& group = world(), AsyncOp async = {});
+// Rows along the first dimension, as torch: input's rows are cut into
+// size() consecutive blocks of input_split_sizes[i] rows, block i going to
+// group rank i; output's blocks of output_split_sizes[i] rows receive from
+// rank i. An empty split list means equal blocks (the first dimension must
+// then divide by size()). A row is numel() / shape()[0] elements (a 0-d or
+// 1-d tensor: one element). Splits that do not sum to the first dimension,
+// a negative split, a list of the wrong length, or dtypes that differ:
+// InvalidArgument; a split that disagrees with the peer's: MismatchError.
+Work all_to_all_single(Tensor& output, const Tensor& input,
+                       const std::vector<int64_t>& output_split_sizes = {},
+                       const std::vector<int64_t>& input_split_sizes = {},
+                       const Group& group = world(), AsyncOp async = {});
+// all_reduce of every tensor in the list as one operation: tensors of one
+// dtype are packed into one buffer, reduced once and unpacked (torch's
+// all_reduce_coalesced). Every rank must pass the same sizes and dtypes in
+// the same order. One Work for the whole list.
+Work all_reduce_coalesced(std::vector<Tensor>& tensors, ReduceOp op = ReduceOp::SUM,
+                          const Group& group = world(), AsyncOp async = {});
+// A barrier that says who is missing, as torch's monitored_barrier: rank 0
+// waits for every other rank to arrive, then releases them. Blocks; throws
+// TimeoutError after `timeout` (0: the group's timeout): on rank 0 naming
+// the group ranks (and world ranks) that did not arrive (the first one, or
+// every one with wait_all_ranks), on the others naming rank 0 when it did
+// not release them. Runs over the group's store (native backend; mpi:
+// UnsupportedError), so a rank stuck in another operation is still found.
+void monitored_barrier(const Group& group = world(),
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                       bool wait_all_ranks = false);
+
+// One operation of batch_isend_irecv: torch's P2POp.
+struct P2POp {
+  enum class Kind { isend, irecv };
+  Kind op = Kind::isend;
+  Tensor tensor;
+  int peer = 0;  // a group rank
+  // A Group() that refers to no group means world().
+  Group group{};
+  int tag = 0;
+};
+// Posts every send and receive of the list, then returns one pending Work
+// per entry, in order. Every entry is checked before any is posted
+// (InvalidArgument naming the entry's index). Pairs of ranks must post
+// matching lists, as with isend/irecv.
+std::vector<Work> batch_isend_irecv(const std::vector<P2POp>& ops);
 
 }  // namespace baton

@@ -43,6 +43,12 @@ class Tensor {
   // A view of memory the caller owns. A null pointer with numel() > 0 is an InvalidArgument.
   static Tensor from_blob(void* data, std::vector<int64_t> shape, DType dtype,
                           Device device = Device::cpu());
+  // The same, and the tensor, its copies and its views keep `owner` alive
+  // (a pending operation holds a copy): for memory another library owns,
+  // such as a torch tensor's storage. The owner is released on whichever
+  // thread drops the last copy.
+  static Tensor from_blob(void* data, std::vector<int64_t> shape, DType dtype, Device device,
+                          std::shared_ptr<const void> owner);
 
   bool defined() const { return storage_ != nullptr; }
   DType dtype() const { return dtype_; }

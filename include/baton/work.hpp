@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <memory>
 
 namespace baton {
@@ -41,6 +42,14 @@ class Work {
   // The rank a receive got its message from (useful with ANY_SOURCE); for
   // other operations, -1.
   int source_rank() const;
+  // Runs `callback` exactly once when the operation completes, with its
+  // error (nullptr on success): at once, on this thread, when it already
+  // has; otherwise on the thread that completes it (the backend's progress
+  // or worker thread, or a thread blocked in wait()). Several callbacks run
+  // in the order added. A callback must not block and must not start or
+  // wait for operations of the group; an exception it throws is logged and
+  // dropped. A completed Work with no state (blocking calls) runs it at once.
+  void add_done_callback(std::function<void(std::exception_ptr)> callback) const;
 
  private:
   std::shared_ptr<detail::WorkState> state_;

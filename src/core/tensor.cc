@@ -12,10 +12,12 @@
 namespace baton {
 
 // The memory behind a tensor and its views: owned (freed with the last
-// handle) or borrowed from the caller (from_blob).
+// handle) or borrowed from the caller (from_blob), perhaps with an owner
+// that keeps the borrowed memory alive.
 struct Tensor::Storage {
   void* data = nullptr;
   bool owned = false;
+  std::shared_ptr<const void> owner;
   ~Storage() {
     if (owned) std::free(data);
   }
@@ -135,6 +137,13 @@ Tensor Tensor::from_blob(void* data, std::vector<int64_t> shape, DType dtype, De
   t.device_ = device;
   t.storage_ = std::make_shared<Storage>();
   t.storage_->data = data;
+  return t;
+}
+
+Tensor Tensor::from_blob(void* data, std::vector<int64_t> shape, DType dtype, Device device,
+                         std::shared_ptr<const void> owner) {
+  Tensor t = from_blob(data, std::move(shape), dtype, device);
+  t.storage_->owner = std::move(owner);
   return t;
 }
 
