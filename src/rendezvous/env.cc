@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
@@ -61,6 +62,23 @@ std::optional<int> read_count(const char* name, int min_value) {
                           " must be at least 1");
   }
   return value;
+}
+
+// The value of `name`, or nullopt when it is unset or blank.
+std::optional<std::string> non_blank_env(const char* name) {
+  std::optional<std::string> text = config::env(name);
+  if (text && trim(*text).empty()) return std::nullopt;
+  return text;
+}
+
+// A host named by `name`, without blanks or IPv6 brackets; throws when empty.
+std::string parse_host(const char* name, const std::string& text) {
+  std::string_view host = trim(text);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) throw InvalidArgument(std::string(name) + "='" + text + "' is empty");
+  return std::string(host);
 }
 
 const LauncherVars* first_family_with(const char* LauncherVars::*field) {
@@ -181,16 +199,29 @@ MasterAddress master_address_from_env() {
         "env:// needs MASTER_ADDR (the address of the host whose rank 0 runs the store); it is "
         "not set");
   }
-  std::string_view host = trim(*addr);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) throw InvalidArgument("MASTER_ADDR='" + *addr + "' is empty");
+  std::string host = parse_host("MASTER_ADDR", *addr);
   const std::optional<std::string> port = config::env("MASTER_PORT");
   if (!port) {
     throw InvalidArgument("env:// needs MASTER_PORT (the port of rank 0's store); it is not set");
   }
-  return {std::string(host), parse_port("MASTER_PORT", *port)};
+  return {std::move(host), parse_port("MASTER_PORT", *port)};
+}
+
+StoreAddress store_address_from_env() {
+  const std::optional<std::string> addr = non_blank_env("BATON_STORE_ADDR");
+  const std::optional<std::string> port = non_blank_env("BATON_STORE_PORT");
+  StoreAddress out;
+  if (!addr || !port) {
+    const MasterAddress master = master_address_from_env();
+    out.host = master.host;
+    out.port = master.port;
+  }
+  if (addr) out.host = parse_host("BATON_STORE_ADDR", *addr);
+  if (port) out.port = parse_port("BATON_STORE_PORT", *port);
+  out.description = std::string(addr ? "BATON_STORE_ADDR" : "MASTER_ADDR") + "='" + out.host +
+                    "', " + (port ? "BATON_STORE_PORT" : "MASTER_PORT") + "=" +
+                    std::to_string(out.port);
+  return out;
 }
 
 }  // namespace baton::rendezvous

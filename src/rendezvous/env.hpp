@@ -51,10 +51,26 @@ struct MasterAddress {
   uint16_t port = 0;
 };
 
-// MASTER_ADDR and MASTER_PORT for env://. Does not block. Throws
-// InvalidArgument naming the missing, empty or malformed variable
-// (MASTER_PORT must be an integer in 1..65535).
+// MASTER_ADDR and MASTER_PORT. Does not block. Throws InvalidArgument naming
+// the missing, empty or malformed variable (MASTER_PORT must be an integer in
+// 1..65535).
 MasterAddress master_address_from_env();
+
+struct StoreAddress {
+  std::string host;  // without brackets
+  uint16_t port = 0;
+  // Where it came from, for messages: "MASTER_ADDR='node7', MASTER_PORT=29500"
+  // or "BATON_STORE_ADDR='127.0.0.1', BATON_STORE_PORT=40123".
+  std::string description;
+};
+
+// The address of the job's Baton TcpStore for env://: BATON_STORE_ADDR and
+// BATON_STORE_PORT where set (and not blank), each falling back to
+// MASTER_ADDR or MASTER_PORT. baton-run --standalone sets them to its own
+// store and leaves MASTER_PORT free for a torch.distributed rank 0, which
+// binds it itself. Does not block. Throws InvalidArgument as
+// master_address_from_env does, naming the variable that was read.
+StoreAddress store_address_from_env();
 
 // Parses a decimal integer named `name` ("RANK"): surrounding blanks are
 // ignored; anything else that is not an int is an InvalidArgument

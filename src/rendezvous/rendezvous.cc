@@ -35,23 +35,25 @@ std::chrono::milliseconds effective_timeout(std::chrono::milliseconds requested)
 }
 
 // Whether BATON_AGENT_STORE=1 covers this init method. The launcher serves
-// the store at MASTER_ADDR:MASTER_PORT: env:// meets it there, and so does a
+// the store at the address env:// reads (BATON_STORE_ADDR:BATON_STORE_PORT,
+// each else MASTER_ADDR or MASTER_PORT): env:// meets it there, and so does a
 // tcp:// URL that names that address (the same port, and the same host or a
 // name that resolves to the same address). Any other tcp:// address is the
-// program's own, which its rank 0 serves as usual. Without MASTER_ADDR and
-// MASTER_PORT the flag can only mean the tcp:// address itself.
+// program's own, which its rank 0 serves as usual. When those variables name
+// no host or no port, the flag can only mean the tcp:// address itself.
 bool launcher_serves(const InitMethod& method, Clock::time_point deadline) {
   if (!config::get_bool("BATON_AGENT_STORE")) return false;
   if (method.scheme == Scheme::kEnv) return true;
   if (method.scheme != Scheme::kTcp) return false;
-  if (!config::env("MASTER_ADDR") || !config::env("MASTER_PORT")) return true;
-  const MasterAddress agent = master_address_from_env();
+  const bool has_host = config::env("MASTER_ADDR") || config::env("BATON_STORE_ADDR");
+  const bool has_port = config::env("MASTER_PORT") || config::env("BATON_STORE_PORT");
+  if (!has_host || !has_port) return true;
+  const StoreAddress agent = store_address_from_env();
   if (agent.port != method.port) return false;
   if (agent.host == method.host) return true;
-  const auto ours = resolve_before(method.host, method.port, deadline,
-                                   "init_method '" + method.url + "'");
-  const auto theirs = resolve_before(agent.host, agent.port, deadline,
-                                     "MASTER_ADDR='" + agent.host + "'");
+  const auto ours =
+      resolve_before(method.host, method.port, deadline, "init_method '" + method.url + "'");
+  const auto theirs = resolve_before(agent.host, agent.port, deadline, agent.description);
   for (const net::SocketAddress& a : ours) {
     for (const net::SocketAddress& b : theirs) {
       if (a.to_string() == b.to_string()) return true;
@@ -80,8 +82,8 @@ Result rendezvous(const Request& request) {
     place = discover_rank_and_size(rank, world_size,
                                    method.scheme == Scheme::kEnv ? "env://" : method.url);
   }
-  std::optional<MasterAddress> master;
-  if (!request.store && method.scheme == Scheme::kEnv) master = master_address_from_env();
+  std::optional<StoreAddress> master;
+  if (!request.store && method.scheme == Scheme::kEnv) master = store_address_from_env();
   const std::string job_id = config::get_string("BATON_JOB_ID");
 
   StoreConnection connection;
@@ -92,10 +94,8 @@ Result rendezvous(const Request& request) {
     const bool serve = place.rank == 0 && !launcher_serves(method, deadline);
     switch (method.scheme) {
       case Scheme::kEnv:
-        connection = open_tcp_store(
-            master->host, master->port,
-            "MASTER_ADDR='" + master->host + "', MASTER_PORT=" + std::to_string(master->port),
-            serve, deadline, timeout);
+        connection = open_tcp_store(master->host, master->port, master->description, serve,
+                                    deadline, timeout);
         break;
       case Scheme::kTcp:
         connection = open_tcp_store(method.host, method.port, "init_method '" + method.url + "'",
