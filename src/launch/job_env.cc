@@ -34,6 +34,10 @@ void validate(const JobLayout& layout) {
   if (layout.master_port < 1 || layout.master_port > 65535) {
     fail("master_port must be in [1, 65535], got " + std::to_string(layout.master_port));
   }
+  if (layout.store_port < 0 || layout.store_port > 65535) {
+    fail("store_port must be in [0, 65535] (0: master_port), got " +
+         std::to_string(layout.store_port));
+  }
   if (layout.master_addr.empty()) fail("master_addr is empty");
   if (layout.job_id.empty()) fail("job_id is empty");
   if (layout.max_restarts < 0) {
@@ -46,17 +50,27 @@ void validate(const JobLayout& layout) {
 }
 
 EnvList rank_environment(const JobLayout& layout, int local_rank) {
+  const std::string rank = std::to_string(layout.global_rank(local_rank));
+  const std::string world_size = std::to_string(layout.world_size());
+  const int store_port = layout.store_port != 0 ? layout.store_port : layout.master_port;
   return {
-      {"RANK", std::to_string(layout.global_rank(local_rank))},
+      {"RANK", rank},
       {"LOCAL_RANK", std::to_string(local_rank)},
-      {"WORLD_SIZE", std::to_string(layout.world_size())},
+      {"WORLD_SIZE", world_size},
       {"LOCAL_WORLD_SIZE", std::to_string(layout.nproc_per_node)},
       {"GROUP_RANK", std::to_string(layout.node_rank)},
       {"GROUP_WORLD_SIZE", std::to_string(layout.nnodes)},
+      {"ROLE_NAME", "default"},
+      {"ROLE_RANK", rank},
+      {"ROLE_WORLD_SIZE", world_size},
       {"MASTER_ADDR", layout.master_addr},
       {"MASTER_PORT", std::to_string(layout.master_port)},
+      {"BATON_STORE_ADDR", layout.store_addr.empty() ? layout.master_addr : layout.store_addr},
+      {"BATON_STORE_PORT", std::to_string(store_port)},
       {"BATON_JOB_ID", layout.job_id},
       {"BATON_AGENT_STORE", layout.agent_store ? "1" : "0"},
+      {"TORCHELASTIC_RUN_ID", layout.job_id},
+      {"TORCHELASTIC_USE_AGENT_STORE", "False"},
       {"TORCHELASTIC_RESTART_COUNT", std::to_string(layout.restart_count)},
       {"TORCHELASTIC_MAX_RESTARTS", std::to_string(layout.max_restarts)},
       {"BATON_RESTART_COUNT", std::to_string(layout.restart_count)},

@@ -3,15 +3,24 @@
 // A job is nnodes launchers (one per machine), each starting nproc_per_node
 // ranks. Rank numbers are static, as torchrun's static rendezvous: the ranks
 // of node n are n * nproc_per_node ... (n + 1) * nproc_per_node - 1. Every
-// rank gets the variables that env:// rendezvous reads (RANK, WORLD_SIZE,
-// MASTER_ADDR, MASTER_PORT), the ones torchrun also sets (LOCAL_RANK,
-// LOCAL_WORLD_SIZE, GROUP_RANK, GROUP_WORLD_SIZE), BATON_JOB_ID, the same
-// for every rank of the job, BATON_AGENT_STORE (1 when the launcher serves
-// the store, so that rank 0 connects to it instead of serving it; 0
-// otherwise, so that a value inherited from an outer job never leaks in), and
-// the restart count of this attempt as torchrun names it
-// (TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS) and as Baton does
-// (BATON_RESTART_COUNT); 0 and 0 when nothing restarts.
+// rank gets:
+//   - what env:// rendezvous reads: RANK, WORLD_SIZE, MASTER_ADDR,
+//     MASTER_PORT, and BATON_STORE_ADDR, BATON_STORE_PORT, the address of
+//     the job's Baton store (the launcher's own when it serves one, else
+//     MASTER_ADDR:MASTER_PORT, where rank 0 serves it);
+//   - BATON_AGENT_STORE: 1 when the launcher serves that store, so that rank
+//     0 connects to it instead of serving it; 0 otherwise, so that a value
+//     inherited from an outer job never leaks in;
+//   - BATON_JOB_ID, the same for every rank of the job;
+//   - what torchrun's agent also sets, for torch.distributed scripts:
+//     LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, GROUP_WORLD_SIZE, ROLE_NAME
+//     ("default"), ROLE_RANK, ROLE_WORLD_SIZE (one role: the global rank and
+//     world size), TORCHELASTIC_RUN_ID (the job id),
+//     TORCHELASTIC_USE_AGENT_STORE ("False": torch's rank 0 binds
+//     MASTER_PORT itself; the launcher's store speaks Baton's protocol, not
+//     torch's), and the restart count of this attempt,
+//     TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS (and Baton's
+//     BATON_RESTART_COUNT); 0 and 0 when nothing restarts.
 //
 // Thread safety: free functions and a value type; safe from any thread.
 #pragma once
@@ -32,7 +41,10 @@ struct JobLayout {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string job_id;
-  bool agent_store = false;  // the launcher serves the job's TcpStore at MASTER_ADDR:MASTER_PORT
+  // The job's Baton TcpStore; empty and 0: MASTER_ADDR and MASTER_PORT.
+  std::string store_addr;
+  int store_port = 0;
+  bool agent_store = false;  // the launcher serves that store (rank 0 must not)
   int restart_count = 0;     // this attempt: 0 for the first start, n after n restarts
   int max_restarts = 0;      // restarts allowed after a failure (baton-run --max-restarts)
 
@@ -40,9 +52,9 @@ struct JobLayout {
   int global_rank(int local_rank) const { return node_rank * nproc_per_node + local_rank; }
 };
 
-// Checks the layout (counts >= 1, node_rank in range, port in 1..65535, a
-// master address, a job id, 0 <= restart_count <= max_restarts); throws
-// InvalidArgument naming the field.
+// Checks the layout (counts >= 1, node_rank in range, master port in
+// 1..65535, store port in 0..65535, a master address, a job id, 0 <=
+// restart_count <= max_restarts); throws InvalidArgument naming the field.
 void validate(const JobLayout& layout);
 
 // The variables set for the rank with this local rank, in a fixed order.

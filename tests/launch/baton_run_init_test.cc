@@ -1,6 +1,7 @@
 // init_process_group with an explicit tcp:// init method under
-// `baton-run --standalone`, whose launcher serves a store of its own
-// (BATON_AGENT_STORE=1). The flag covers only the launcher's address: a
+// `baton-run --standalone`, whose launcher serves a store of its own at
+// BATON_STORE_ADDR:BATON_STORE_PORT (BATON_AGENT_STORE=1), not at
+// MASTER_PORT. The flag covers only the launcher's address: a
 // tcp:// URL naming another port is the program's store, which its rank 0
 // serves; one naming the launcher's address (by number or by name) meets the
 // launcher's store, which rank 0 must not try to serve.
@@ -41,13 +42,19 @@ TEST(BatonRunInit, TcpUrlOfAnotherPortIsServedByRankZero) {
 }
 
 TEST(BatonRunInit, TcpUrlOfTheLaunchersAddressUsesItsStore) {
-  // MASTER_ADDR:MASTER_PORT is the launcher's store: rank 0 serving it would
-  // find the port taken.
+  // BATON_STORE_ADDR:BATON_STORE_PORT is the launcher's store: rank 0 serving
+  // it would find the port taken.
   expect_init_works("launcher", 3);
 }
 
 TEST(BatonRunInit, TcpUrlNamingTheLaunchersHostByNameUsesItsStore) {
-  expect_init_works("localhost", 2);  // tcp://localhost:MASTER_PORT resolves to 127.0.0.1
+  expect_init_works("localhost", 2);  // tcp://localhost:BATON_STORE_PORT resolves to 127.0.0.1
+}
+
+TEST(BatonRunInit, TcpUrlOfMasterPortIsServedByRankZero) {
+  // MASTER_PORT is held by nobody in baton-run (a torch.distributed rank 0
+  // binds it): a Baton rank 0 that names it serves it, as in torch.
+  expect_init_works("master", 3);
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ TEST(BatonRun, StandaloneGivesEachRankItsVariablesWithPrefixes) {
   Command cmd(baton_run({"--standalone", "--nproc-per-node", "4", kFixture, "env"}));
   ASSERT_TRUE(cmd.wait(20s));
   EXPECT_EQ(cmd.exit_code(), 0) << cmd.err();
-  std::set<std::string> ports, job_ids;
+  std::set<std::string> ports, store_ports, job_ids;
   for (int r = 0; r < 4; ++r) {
     const std::string p = "[" + std::to_string(r) + "] ";
     const std::string rs = std::to_string(r);
@@ -70,17 +70,31 @@ TEST(BatonRun, StandaloneGivesEachRankItsVariablesWithPrefixes) {
     EXPECT_EQ(count_of(cmd.out(), p + "GROUP_WORLD_SIZE=1\n"), 1u);
     EXPECT_EQ(count_of(cmd.out(), p + "MASTER_ADDR=127.0.0.1\n"), 1u);
     EXPECT_EQ(count_of(cmd.out(), p + "BATON_AGENT_STORE=1\n"), 1u) << "baton-run serves the store";
+    EXPECT_EQ(count_of(cmd.out(), p + "BATON_STORE_ADDR=127.0.0.1\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "ROLE_NAME=default\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "ROLE_RANK=" + rs + "\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "ROLE_WORLD_SIZE=4\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "TORCHELASTIC_USE_AGENT_STORE=False\n"), 1u)
+        << "a torch rank 0 must bind MASTER_PORT itself";
     EXPECT_EQ(count_of(cmd.err(), p + "stderr RANK=" + rs + "\n"), 1u) << cmd.err();
     std::smatch m;
     ASSERT_TRUE(std::regex_search(cmd.out(), m, std::regex("\\[" + rs + "\\] MASTER_PORT=(\\d+)")));
     ports.insert(m[1]);
+    ASSERT_TRUE(
+        std::regex_search(cmd.out(), m, std::regex("\\[" + rs + "\\] BATON_STORE_PORT=(\\d+)")));
+    store_ports.insert(m[1]);
     ASSERT_TRUE(std::regex_search(cmd.out(), m,
                                   std::regex("\\[" + rs + "\\] BATON_JOB_ID=([0-9a-f]{16})\n")));
     job_ids.insert(m[1]);
+    EXPECT_EQ(count_of(cmd.out(), p + "TORCHELASTIC_RUN_ID=" + std::string(m[1]) + "\n"), 1u)
+        << "TORCHELASTIC_RUN_ID is the job id";
   }
   EXPECT_EQ(ports.size(), 1u) << "every rank must get the same MASTER_PORT";
+  EXPECT_EQ(store_ports.size(), 1u) << "every rank must get the same BATON_STORE_PORT";
   EXPECT_EQ(job_ids.size(), 1u) << "every rank must get the same BATON_JOB_ID";
   EXPECT_NE(*ports.begin(), "29500") << "--standalone picks a free port";
+  EXPECT_NE(*ports.begin(), *store_ports.begin())
+      << "MASTER_PORT is left free for a torch.distributed rank 0; baton-run's store has its own";
   // Every line of output carries a rank prefix.
   std::istringstream lines(cmd.out() + cmd.err());
   for (std::string line; std::getline(lines, line);) {
@@ -103,6 +117,10 @@ TEST(BatonRun, StaticRanksOfASecondNode) {
     EXPECT_EQ(count_of(cmd.out(), p + "GROUP_RANK=1\n"), 1u);
     EXPECT_EQ(count_of(cmd.out(), p + "GROUP_WORLD_SIZE=2\n"), 1u);
     EXPECT_EQ(count_of(cmd.out(), p + "MASTER_PORT=29999\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "BATON_STORE_ADDR=127.0.0.1\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "BATON_STORE_PORT=29999\n"), 1u) << "rank 0's store";
+    EXPECT_EQ(count_of(cmd.out(), p + "ROLE_RANK=" + std::to_string(2 + local) + "\n"), 1u);
+    EXPECT_EQ(count_of(cmd.out(), p + "TORCHELASTIC_RUN_ID=job42\n"), 1u);
     EXPECT_EQ(count_of(cmd.out(), p + "BATON_JOB_ID=job42\n"), 1u);
     EXPECT_EQ(count_of(cmd.out(), p + "BATON_AGENT_STORE=0\n"), 1u) << "rank 0 serves the store";
   }

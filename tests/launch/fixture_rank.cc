@@ -3,7 +3,8 @@
 //   fixture_rank env              print the launcher's variables, one NAME=value a line
 //   fixture_rank exit CODE        exit with CODE at once
 //   fixture_rank partial          print a line without a newline and exit 0
-//   fixture_rank store            as a client of the TcpStore at MASTER_ADDR:MASTER_PORT,
+//   fixture_rank store            as a client of the TcpStore at
+//                                 BATON_STORE_ADDR:BATON_STORE_PORT (the launcher's),
 //                                 count the ranks in and wait for all, then print
 //                                 "store ok rank=R of W"
 //   fixture_rank big BYTES        print about BYTES to stdout and to stderr, in lines
@@ -14,16 +15,18 @@
 //       ignore-term  SIGTERM is ignored
 //       count-int    each SIGINT prints "rank R got SIGINT" (and does not exit)
 //   fixture_rank init URL         init_process_group(URL) with RANK and WORLD_SIZE passed
-//                                 explicitly (URL "launcher": tcp://MASTER_ADDR:MASTER_PORT,
-//                                 "localhost": tcp://localhost:MASTER_PORT), all_reduce
-//                                 rank+1, print "init ok rank=R sum=S"
+//                                 explicitly (URL "launcher": the launcher's store,
+//                                 tcp://BATON_STORE_ADDR:BATON_STORE_PORT; "localhost":
+//                                 tcp://localhost:BATON_STORE_PORT; "master":
+//                                 tcp://MASTER_ADDR:MASTER_PORT), all_reduce rank+1,
+//                                 print "init ok rank=R sum=S"
 //   fixture_rank race FIRST DIR   print "ready rank=R pid=P"; then rank 0 exits with code 3
 //                                 and rank 1 kills itself with SIGKILL, one after the
 //                                 other: FIRST "exit" or "signal" says which goes first,
 //                                 the second waits until the first has exited (its pid
 //                                 in DIR/first), then 20 ms; other ranks wait to be stopped
 //   fixture_rank restart GOOD     print "attempt A rank R pid=P torchelastic=T max=M port=Q"
-//                                 (BATON_RESTART_COUNT, TORCHELASTIC_*, MASTER_PORT); in
+//                                 (BATON_RESTART_COUNT, TORCHELASTIC_*, BATON_STORE_PORT); in
 //                                 attempts before GOOD the last rank kills itself with
 //                                 SIGKILL at once while the others block in rendezvous;
 //                                 else init_process_group (env://), all_reduce rank+1,
@@ -87,7 +90,9 @@ void install(int sig, void (*handler)(int)) {
 int print_env() {
   for (const char* name :
        {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
-        "MASTER_ADDR", "MASTER_PORT", "BATON_JOB_ID", "BATON_AGENT_STORE"}) {
+        "ROLE_NAME", "ROLE_RANK", "ROLE_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+        "BATON_STORE_ADDR", "BATON_STORE_PORT", "BATON_JOB_ID", "BATON_AGENT_STORE",
+        "TORCHELASTIC_RUN_ID", "TORCHELASTIC_USE_AGENT_STORE"}) {
     const char* value = std::getenv(name);
     std::printf("%s=%s\n", name, value != nullptr ? value : "<unset>");
   }
@@ -97,8 +102,8 @@ int print_env() {
 
 int meet_in_store() {
   const int world_size = std::atoi(std::getenv("WORLD_SIZE"));
-  baton::TcpStore store(std::getenv("MASTER_ADDR"),
-                        static_cast<uint16_t>(std::atoi(std::getenv("MASTER_PORT"))),
+  baton::TcpStore store(std::getenv("BATON_STORE_ADDR"),
+                        static_cast<uint16_t>(std::atoi(std::getenv("BATON_STORE_PORT"))),
                         {.timeout = std::chrono::seconds(20)});
   if (store.add("arrived", 1) == world_size) store.set("all", "here");
   if (store.get_string("all") != "here") return 3;
@@ -157,9 +162,12 @@ int64_t sum_of_ranks() {
 }
 
 int init_with(std::string url) {
-  const std::string port = std::getenv("MASTER_PORT");
-  if (url == "launcher") url = std::string("tcp://") + std::getenv("MASTER_ADDR") + ":" + port;
+  const std::string port = std::getenv("BATON_STORE_PORT");
+  if (url == "launcher") url = std::string("tcp://") + std::getenv("BATON_STORE_ADDR") + ":" + port;
   if (url == "localhost") url = "tcp://localhost:" + port;
+  if (url == "master") {
+    url = std::string("tcp://") + std::getenv("MASTER_ADDR") + ":" + std::getenv("MASTER_PORT");
+  }
   baton::init_process_group({.init_method = url,
                              .rank = g_rank,
                              .world_size = env_int("WORLD_SIZE"),
@@ -223,7 +231,7 @@ int restart(int good_attempt) {
   const int world_size = env_int("WORLD_SIZE");
   std::printf("attempt %d rank %d pid=%d torchelastic=%d max=%d port=%s\n", attempt, g_rank,
               static_cast<int>(::getpid()), env_int("TORCHELASTIC_RESTART_COUNT"),
-              env_int("TORCHELASTIC_MAX_RESTARTS"), std::getenv("MASTER_PORT"));
+              env_int("TORCHELASTIC_MAX_RESTARTS"), std::getenv("BATON_STORE_PORT"));
   std::fflush(stdout);
   if (attempt < good_attempt && g_rank == world_size - 1) ::raise(SIGKILL);
   baton::init_process_group({.timeout = std::chrono::seconds(20)});

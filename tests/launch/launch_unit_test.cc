@@ -72,10 +72,17 @@ TEST(JobLayout, EnvironmentOfARankOnTheSecondNode) {
                             {"LOCAL_WORLD_SIZE", "3"},
                             {"GROUP_RANK", "1"},
                             {"GROUP_WORLD_SIZE", "2"},
+                            {"ROLE_NAME", "default"},
+                            {"ROLE_RANK", "5"},
+                            {"ROLE_WORLD_SIZE", "6"},
                             {"MASTER_ADDR", "10.0.0.1"},
                             {"MASTER_PORT", "1234"},
+                            {"BATON_STORE_ADDR", "10.0.0.1"},
+                            {"BATON_STORE_PORT", "1234"},
                             {"BATON_JOB_ID", "abc"},
                             {"BATON_AGENT_STORE", "0"},
+                            {"TORCHELASTIC_RUN_ID", "abc"},
+                            {"TORCHELASTIC_USE_AGENT_STORE", "False"},
                             {"TORCHELASTIC_RESTART_COUNT", "0"},
                             {"TORCHELASTIC_MAX_RESTARTS", "0"},
                             {"BATON_RESTART_COUNT", "0"}};
@@ -83,8 +90,13 @@ TEST(JobLayout, EnvironmentOfARankOnTheSecondNode) {
 }
 
 TEST(JobLayout, EnvironmentOfARestartedAttempt) {
-  const JobLayout layout{
-      .job_id = "abc", .agent_store = true, .restart_count = 2, .max_restarts = 3};
+  const JobLayout layout{.master_port = 4000,
+                         .job_id = "abc",
+                         .store_addr = "127.0.0.1",
+                         .store_port = 4001,
+                         .agent_store = true,
+                         .restart_count = 2,
+                         .max_restarts = 3};
   validate(layout);
   const EnvList env = rank_environment(layout, 0);
   auto value = [&](const std::string& name) {
@@ -97,6 +109,11 @@ TEST(JobLayout, EnvironmentOfARestartedAttempt) {
   EXPECT_EQ(value("BATON_RESTART_COUNT"), "2");
   EXPECT_EQ(value("TORCHELASTIC_MAX_RESTARTS"), "3");
   EXPECT_EQ(value("BATON_AGENT_STORE"), "1");
+  // The launcher's store has its own port; MASTER_PORT is left to a torch rank 0.
+  EXPECT_EQ(value("BATON_STORE_ADDR"), "127.0.0.1");
+  EXPECT_EQ(value("BATON_STORE_PORT"), "4001");
+  EXPECT_EQ(value("MASTER_PORT"), "4000");
+  EXPECT_EQ(value("TORCHELASTIC_USE_AGENT_STORE"), "False") << "torch's protocol is not Baton's";
 }
 
 TEST(JobLayout, ValidateNamesTheBadField) {
@@ -117,6 +134,8 @@ TEST(JobLayout, ValidateNamesTheBadField) {
       message({.nnodes = 2, .node_rank = 2, .job_id = "x"}).find("node_rank must be in [0, 1]"),
       std::string::npos);
   EXPECT_NE(message({.master_port = 0, .job_id = "x"}).find("master_port"), std::string::npos);
+  EXPECT_NE(message({.job_id = "x", .store_port = 65536}).find("store_port must be in [0, 65535]"),
+            std::string::npos);
   EXPECT_NE(message({}).find("job_id is empty"), std::string::npos);
   EXPECT_NE(message({.job_id = "x", .restart_count = 2, .max_restarts = 1})
                 .find("restart_count must be in [0, 1], got 2"),

@@ -56,11 +56,16 @@ constexpr const char* kDescription =
 constexpr const char* kFooter =
     "Each rank gets, as torchrun sets them:\n"
     "  RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK (= node rank),\n"
-    "  GROUP_WORLD_SIZE (= nnodes), MASTER_ADDR, MASTER_PORT, and BATON_JOB_ID\n"
-    "  (the same for every rank of the job; from --rdzv-id or $BATON_JOB_ID, else random)\n"
-    "  BATON_AGENT_STORE (1 with --standalone: baton-run serves the store at\n"
-    "  MASTER_ADDR:MASTER_PORT; else 0), and TORCHELASTIC_RESTART_COUNT,\n"
-    "  BATON_RESTART_COUNT (0, then 1 .. N after each restart), TORCHELASTIC_MAX_RESTARTS.\n"
+    "  GROUP_WORLD_SIZE (= nnodes), ROLE_RANK, ROLE_WORLD_SIZE, ROLE_NAME, MASTER_ADDR,\n"
+    "  MASTER_PORT, TORCHELASTIC_RUN_ID, TORCHELASTIC_USE_AGENT_STORE=False,\n"
+    "  TORCHELASTIC_RESTART_COUNT (0, then 1 .. N after each restart) and\n"
+    "  TORCHELASTIC_MAX_RESTARTS; and Baton's BATON_JOB_ID (the same for every rank of\n"
+    "  the job; from --rdzv-id or $BATON_JOB_ID, else random), BATON_RESTART_COUNT,\n"
+    "  BATON_STORE_ADDR, BATON_STORE_PORT (the Baton store env:// meets at) and\n"
+    "  BATON_AGENT_STORE (1 with --standalone: baton-run serves that store; else 0).\n"
+    "Ports: with --standalone baton-run's store has a port of its own (BATON_STORE_PORT)\n"
+    "and MASTER_PORT is another free port, left for a torch.distributed rank 0 to bind;\n"
+    "without it both name --master-port, which the program's rank 0 binds.\n"
     "Ranks are numbered statically: node n runs ranks n*N .. n*N+N-1 (N = nproc-per-node).\n"
     "\n"
     "Examples:\n"
@@ -216,13 +221,14 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
                                        "(MASTER_ADDR). Default 127.0.0.1"))
                        ->type_name("HOST");
   auto* port_opt =
-      app.add_option("--master-port,--master_port", master_port,
-                     wrap("Port of the store on the master (MASTER_PORT). Default 29500"))
+      app.add_option(
+             "--master-port,--master_port", master_port,
+             wrap("Port rank 0 serves the store on, on the master (MASTER_PORT). Default 29500"))
           ->type_name("PORT");
   app.add_flag(
       "--standalone", standalone,
-      wrap("One node on 127.0.0.1: baton-run serves the job's store itself, on a free port "
-           "(so two jobs on one machine never collide)"));
+      wrap("One node on 127.0.0.1: baton-run serves the job's Baton store itself on a free "
+           "port (BATON_STORE_PORT), and MASTER_PORT is another free port"));
   app.add_option("--rdzv-id,--rdzv_id,--job-id,--job_id", job_id,
                  wrap("Job id given to every rank as BATON_JOB_ID; use the same on every node. "
                       "Default: $BATON_JOB_ID, else random (one node) or derived from the master "

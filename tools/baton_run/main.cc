@@ -3,17 +3,21 @@
 // The work is done by the launch layer's supervisor (src/launch/supervisor.hpp),
 // the same code that runs baton::spawn; this file turns the command line into
 // one ChildSpec per rank and the job's result into an exit code. With
-// --standalone, baton-run also serves the job's TcpStore (like torchrun's
-// agent store) on a port the kernel picks, and tells the ranks so with
-// BATON_AGENT_STORE=1: rank 0 then connects to it instead of serving it, so
-// no port is guessed and two jobs on one machine never collide.
+// --standalone, baton-run also serves the job's Baton TcpStore (like
+// torchrun's agent store) on a port the kernel picks, and tells the ranks so
+// with BATON_STORE_ADDR, BATON_STORE_PORT and BATON_AGENT_STORE=1: a Baton
+// rank 0 then connects to it instead of serving it, so that port is never
+// guessed. MASTER_PORT is another port, free when baton-run looks and held by
+// nobody in baton-run, because a torch.distributed rank 0 binds it for a
+// TCPStore of its own (torch's protocol, not Baton's).
 //
 // Restarts (--max-restarts N, torchrun's meaning): when an attempt ends with a
 // failed rank, every rank has been stopped and reaped; baton-run logs the
 // culprit and starts them all again, with the restart count in their
 // environment, up to N times. Each attempt is a new rendezvous on a store that
 // has never seen the earlier one: with --standalone a fresh TcpStoreServer on
-// a fresh port, without it the store that the new rank 0 serves.
+// a fresh port (and a fresh MASTER_PORT), without it the store that the new
+// rank 0 serves.
 #include <signal.h>
 
 #include <cerrno>
@@ -61,8 +65,11 @@ int run_attempts(const baton::tools::RunConfig& config) {
       // The new store starts before the old one closes, so its port differs too.
       auto fresh = std::make_unique<TcpStoreServer>(
           TcpStoreServerOptions{.host = layout.master_addr, .port = 0});
-      layout.master_port = fresh->port();
+      layout.store_addr = layout.master_addr;
+      layout.store_port = fresh->port();
       layout.agent_store = true;
+      // Free for a torch.distributed rank 0, which binds MASTER_PORT itself.
+      layout.master_port = launch::find_free_port(layout.master_addr);
       store = std::move(fresh);
     }
     launch::validate(layout);
