@@ -14,6 +14,20 @@ std::string prefix(std::string_view op, std::string_view what) {
   return "baton: " + std::string(op) + ": " + std::string(what) + " ";
 }
 
+// torch's Python name for the dtypes Baton lacks (c10::toString says "Short").
+std::string python_name(at::ScalarType type) {
+  switch (type) {
+    case at::kShort: return "torch.int16";
+    case at::kComplexHalf: return "torch.complex32";
+    case at::kComplexFloat: return "torch.complex64";
+    case at::kComplexDouble: return "torch.complex128";
+    case at::kQInt8: return "torch.qint8";
+    case at::kQUInt8: return "torch.quint8";
+    case at::kQInt32: return "torch.qint32";
+    default: return std::string(c10::toString(type));
+  }
+}
+
 baton::DType to_baton_dtype(const at::Tensor& t, std::string_view op, std::string_view what) {
   switch (t.scalar_type()) {
     case at::kFloat: return baton::DType::Float32;
@@ -28,7 +42,7 @@ baton::DType to_baton_dtype(const at::Tensor& t, std::string_view op, std::strin
     default: break;
   }
   throw baton::UnsupportedError(
-      prefix(op, what) + "has dtype " + std::string(c10::toString(t.scalar_type())) +
+      prefix(op, what) + "has dtype " + python_name(t.scalar_type()) +
       ", which the baton backend does not carry (float32, float64, float16, bfloat16, int8, "
       "uint8, int32, int64, bool)");
 }
