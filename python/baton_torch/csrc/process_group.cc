@@ -58,13 +58,14 @@ ProcessGroupBaton::ProcessGroupBaton(const c10::intrusive_ptr<c10d::Store>& stor
                                      const std::string& group_id,
                                      const std::vector<int64_t>& global_ranks)
     : c10d::ProcessGroup(rank, size),
-      name_("torch group " + (group_id.empty() ? std::string("?") : group_id)),
+      name_(std::make_shared<const std::string>("torch group " +
+                                                (group_id.empty() ? std::string("?") : group_id))),
       completer_(std::make_shared<CompletionThread>()) {
   auto adapter = std::make_shared<StoreAdapter>(store, timeout);
   group_ = baton::new_group(adapter, rank, size,
                             {.backend = "native",
                              .timeout = timeout,
-                             .name = name_,
+                             .name = *name_,
                              .world_ranks = world_ranks(global_ranks)});
   init();
 }
@@ -86,7 +87,7 @@ c10::intrusive_ptr<c10d::Work> ProcessGroupBaton::make_work(baton::Work work, c1
                                                             std::vector<at::Tensor> outputs,
                                                             const char* op) {
   return c10::make_intrusive<WorkBaton>(std::move(work), getRank(), type, std::move(outputs),
-                                        completer_, std::string(op) + " on " + name_);
+                                        completer_, op, name_);
 }
 
 c10::intrusive_ptr<c10d::Work> ProcessGroupBaton::broadcast(std::vector<at::Tensor>& tensors,

@@ -87,7 +87,7 @@ class ProcessGroupBaton final : public c10d::ProcessGroup {
                                            std::vector<at::Tensor> outputs, const char* op);
 
   baton::Group group_;
-  std::string name_;
+  std::shared_ptr<const std::string> name_;
   std::shared_ptr<CompletionThread> completer_;
 };
 

@@ -9,12 +9,14 @@
 namespace baton_torch {
 
 WorkBaton::WorkBaton(baton::Work work, int rank, c10d::OpType type, std::vector<at::Tensor> outputs,
-                     std::shared_ptr<CompletionThread> completer, std::string name)
+                     std::shared_ptr<CompletionThread> completer, const char* op,
+                     std::shared_ptr<const std::string> group)
     : c10d::Work(rank, type),
       work_(std::move(work)),
       outputs_(std::move(outputs)),
       completer_(std::move(completer)),
-      name_(std::move(name)) {}
+      op_(op),
+      group_(std::move(group)) {}
 
 bool WorkBaton::isCompleted() {
   return work_.is_completed();
@@ -41,8 +43,8 @@ bool WorkBaton::wait(std::chrono::milliseconds timeout) {
     work_.wait();
     return true;
   }
-  TORCH_CHECK(work_.wait(timeout), "baton: ", name_, " did not complete within ", timeout.count(),
-              " ms (Work.wait's timeout); it is still pending");
+  TORCH_CHECK(work_.wait(timeout), "baton: ", op_, " on ", *group_, " did not complete within ",
+              timeout.count(), " ms (Work.wait's timeout); it is still pending");
   return true;
 }
 

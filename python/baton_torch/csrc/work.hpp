@@ -30,9 +30,11 @@ namespace baton_torch {
 
 class WorkBaton final : public c10d::Work {
  public:
-  // `name` ("all_reduce on torch group 0") names the operation in a wait's timeout.
+  // `op` ("all_reduce", a string literal) and `group` name the operation in
+  // a wait's timeout.
   WorkBaton(baton::Work work, int rank, c10d::OpType type, std::vector<at::Tensor> outputs,
-            std::shared_ptr<CompletionThread> completer, std::string name);
+            std::shared_ptr<CompletionThread> completer, const char* op,
+            std::shared_ptr<const std::string> group);
 
   bool isCompleted() override;
   bool isSuccess() const override;
@@ -47,7 +49,8 @@ class WorkBaton final : public c10d::Work {
   baton::Work work_;
   const std::vector<at::Tensor> outputs_;
   const std::shared_ptr<CompletionThread> completer_;
-  const std::string name_;
+  const char* const op_;
+  const std::shared_ptr<const std::string> group_;
   std::mutex future_mutex_;
   c10::intrusive_ptr<c10::ivalue::Future> future_;  // GUARDED_BY(future_mutex_)
 };
