@@ -5,13 +5,13 @@
 //
 //   baton-run --standalone --nproc-per-node 4 ./store_demo
 //
-// Every rank connects to the key-value store at MASTER_ADDR:MASTER_PORT
+// Every rank connects to the key-value store at MASTER_ADDR:MASTER_PORT, or
+// at BATON_STORE_ADDR:BATON_STORE_PORT where the launcher serves its own
 // (rank 0 hosts it, unless the launcher already does), announces itself, and
 // waits until all ranks have done so. This is the rendezvous that every
 // Baton job starts with, written out by hand.
 #include <baton/baton.hpp>
 #include <baton/tcp_store.hpp>
-
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -34,8 +34,12 @@ int main() {
   // Step 1: who am I? The launcher sets these variables for each rank.
   const int rank = std::stoi(require_env("RANK"));
   const int world_size = std::stoi(require_env("WORLD_SIZE"));
-  const std::string host = require_env("MASTER_ADDR");
-  const auto port = static_cast<uint16_t>(std::stoi(require_env("MASTER_PORT")));
+  // baton-run --standalone names its own store BATON_STORE_ADDR:BATON_STORE_PORT,
+  // leaving MASTER_PORT to a torch.distributed rank 0; elsewhere use MASTER_*.
+  const bool launcher_store = std::getenv("BATON_STORE_PORT") != nullptr;
+  const std::string host = require_env(launcher_store ? "BATON_STORE_ADDR" : "MASTER_ADDR");
+  const auto port = static_cast<uint16_t>(
+      std::stoi(require_env(launcher_store ? "BATON_STORE_PORT" : "MASTER_PORT")));
 
   // Step 2: reach the store. Rank 0 hosts the server, as in torch.distributed,
   // unless the launcher already hosts one (BATON_AGENT_STORE=1).
@@ -52,8 +56,8 @@ int main() {
   for (int r = 0; r < world_size; ++r) keys.push_back("demo/rank/" + std::to_string(r));
   store.wait(keys);
   const int right = (rank + 1) % world_size;
-  std::cout << "Rank " << rank << " of " << world_size << " (arrived " << arrived
-            << "): rank " << right << " says '" << store.get_string(keys[right]) << "'\n";
+  std::cout << "Rank " << rank << " of " << world_size << " (arrived " << arrived << "): rank "
+            << right << " says '" << store.get_string(keys[right]) << "'\n";
 
   // Step 5: leave together, so rank 0's server outlives everyone's last request.
   store.set("demo/done/" + std::to_string(rank), "1");

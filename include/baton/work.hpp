@@ -49,6 +49,7 @@ class Work {
   // in the order added. A callback must not block and must not start or
   // wait for operations of the group; an exception it throws is logged and
   // dropped. A completed Work with no state (blocking calls) runs it at once.
+  // wait() may return before the completing thread has run the callbacks.
   void add_done_callback(std::function<void(std::exception_ptr)> callback) const;
 
  private:

@@ -107,7 +107,9 @@ BackendPtr check_group(std::string_view op, const Group& group) {
                  join_ranks(state->world_ranks()) + ")");
   }
   auto backend = state->backend();
-  if (!backend) fail(op, state->name() + " was destroyed by destroy_process_group()");
+  if (!backend) {
+    fail(op, state->name() + " was destroyed (destroy_process_group() or destroy_group())");
+  }
   return backend;
 }
 
@@ -221,6 +223,97 @@ BackendPtr check_all_to_all(const std::vector<Tensor>& outputs, const std::vecto
     fail(kOp, "outputs[" + std::to_string(self) + "] holds " + describe_elements(outputs[self]) +
                   "; expected " + describe_elements(inputs[self]) + ", like inputs[" +
                   std::to_string(self) + "] (this rank's message to itself)");
+  }
+  return backend;
+}
+
+BackendPtr check_all_gather_into_tensor(const Tensor& output, const Tensor& input,
+                                        const Group& group) {
+  constexpr std::string_view kOp = "all_gather_into_tensor";
+  auto backend = check_group(kOp, group);
+  check_tensor(kOp, "input", input, group);
+  check_tensor(kOp, "output", output, group);
+  if (output.dtype() != input.dtype() || output.numel() != input.numel() * group.size()) {
+    fail(kOp, "output holds " + describe_elements(output) + "; expected " +
+                  std::to_string(input.numel() * group.size()) + " " +
+                  std::string(dtype_name(input.dtype())) + " elements, " +
+                  std::to_string(group.size()) + " times input" + group_suffix(group));
+  }
+  return backend;
+}
+
+BackendPtr check_reduce_scatter_tensor(const Tensor& output, const Tensor& input, ReduceOp op,
+                                       const Group& group) {
+  constexpr std::string_view kOp = "reduce_scatter_tensor";
+  auto backend = check_group(kOp, group);
+  check_tensor(kOp, "output", output, group);
+  check_tensor(kOp, "input", input, group);
+  check_reduce_op(kOp, op, output);
+  if (output.dtype() != input.dtype() || input.numel() != output.numel() * group.size()) {
+    fail(kOp, "input holds " + describe_elements(input) + "; expected " +
+                  std::to_string(output.numel() * group.size()) + " " +
+                  std::string(dtype_name(output.dtype())) + " elements, " +
+                  std::to_string(group.size()) + " times output" + group_suffix(group));
+  }
+  return backend;
+}
+
+std::vector<int64_t> split_elements(std::string_view op, std::string_view name,
+                                    const Tensor& tensor, const std::vector<int64_t>& splits,
+                                    const Group& group) {
+  const int64_t rows = tensor.shape().empty() ? tensor.numel() : tensor.shape()[0];
+  const int64_t row = rows > 0 ? tensor.numel() / rows : 1;
+  const auto n = static_cast<size_t>(group.size());
+  std::vector<int64_t> out(n);
+  if (splits.empty()) {
+    if (rows % group.size() != 0) {
+      fail(op, std::string(name) + "'s first dimension (" + std::to_string(rows) +
+                   ") does not divide into " + std::to_string(group.size()) +
+                   " equal blocks; pass split sizes" + group_suffix(group));
+    }
+    for (auto& e : out) e = rows / group.size() * row;
+    return out;
+  }
+  if (splits.size() != n) {
+    fail(op, std::string(name) + "_split_sizes has " + std::to_string(splits.size()) +
+                 " entries; expected " + std::to_string(n) + ", one per rank of the group" +
+                 group_suffix(group));
+  }
+  int64_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (splits[i] < 0) {
+      fail(op, std::string(name) + "_split_sizes[" + std::to_string(i) + "] is " +
+                   std::to_string(splits[i]) + "; split sizes cannot be negative");
+    }
+    total += splits[i];
+    out[i] = splits[i] * row;
+  }
+  if (total != rows) {
+    fail(op, std::string(name) + "_split_sizes add up to " + std::to_string(total) + " rows but " +
+                 std::string(name) + "'s first dimension is " + std::to_string(rows));
+  }
+  return out;
+}
+
+BackendPtr check_all_to_all_single(const Tensor& output, const Tensor& input, const Group& group) {
+  constexpr std::string_view kOp = "all_to_all_single";
+  auto backend = check_group(kOp, group);
+  check_tensor(kOp, "input", input, group);
+  check_tensor(kOp, "output", output, group);
+  if (output.dtype() != input.dtype()) {
+    fail(kOp, "output is " + std::string(dtype_name(output.dtype())) + " but input is " +
+                  std::string(dtype_name(input.dtype())) + "; they must match");
+  }
+  return backend;
+}
+
+BackendPtr check_all_reduce_coalesced(const std::vector<Tensor>& tensors, ReduceOp op,
+                                      const Group& group) {
+  constexpr std::string_view kOp = "all_reduce_coalesced";
+  auto backend = check_group(kOp, group);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    check_tensor(kOp, "tensors[" + std::to_string(i) + "]", tensors[i], group);
+    check_reduce_op(kOp, op, tensors[i]);
   }
   return backend;
 }

@@ -49,4 +49,18 @@ BackendPtr check_reduce_scatter(const Tensor& output, const std::vector<Tensor>&
 BackendPtr check_all_to_all(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                             const Group& group);
 
+BackendPtr check_all_gather_into_tensor(const Tensor& output, const Tensor& input,
+                                        const Group& group);
+BackendPtr check_reduce_scatter_tensor(const Tensor& output, const Tensor& input, ReduceOp op,
+                                       const Group& group);
+// The element count of each of size() blocks of `tensor` (called `name`)
+// cut by `splits` (rows of the first dimension; empty: equal blocks), for
+// all_to_all_single. Throws InvalidArgument for splits that do not fit.
+std::vector<int64_t> split_elements(std::string_view op, std::string_view name,
+                                    const Tensor& tensor, const std::vector<int64_t>& splits,
+                                    const Group& group);
+BackendPtr check_all_to_all_single(const Tensor& output, const Tensor& input, const Group& group);
+BackendPtr check_all_reduce_coalesced(const std::vector<Tensor>& tensors, ReduceOp op,
+                                      const Group& group);
+
 }  // namespace baton::api

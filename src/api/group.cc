@@ -5,18 +5,20 @@
 #include "api/group_state.hpp"
 #include "baton/distributed.hpp"
 #include "baton/error.hpp"
+#include "core/log.hpp"
 
 namespace baton {
 namespace detail {
 
 GroupState::GroupState(std::string name, std::vector<int> world_ranks, int rank,
                        std::chrono::milliseconds timeout, std::string backend_name,
-                       std::shared_ptr<backends::Backend> backend)
+                       std::shared_ptr<backends::Backend> backend, std::shared_ptr<Store> store)
     : name_(std::move(name)),
       world_ranks_(std::move(world_ranks)),
       rank_(rank),
       timeout_(timeout),
       backend_name_(std::move(backend_name)),
+      store_(std::move(store)),
       backend_(std::move(backend)) {}
 
 std::shared_ptr<backends::Backend> GroupState::backend() const {
@@ -33,6 +35,16 @@ std::shared_ptr<backends::Backend> GroupState::detach_backend() {
   std::lock_guard lock(mu_);
   destroyed_ = true;
   return std::move(backend_);
+}
+
+void GroupState::shutdown() {
+  auto backend = detach_backend();
+  if (!backend) return;
+  try {
+    backend->shutdown();
+  } catch (const std::exception& e) {
+    BATON_LOG_WARN(log::Subsys::kColl) << name_ << ": shutdown failed: " << e.what();
+  }
 }
 
 }  // namespace detail

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "api/group_factory.hpp"
 #include "api/group_state.hpp"
 #include "backends/registry.hpp"
 #include "baton/distributed.hpp"
@@ -107,34 +108,19 @@ std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, in
                                                       const std::vector<int>& world_ranks,
                                                       int group_rank,
                                                       std::shared_ptr<Store> group_store) {
-  backends::BackendConfig config;
-  config.store = std::move(group_store);
-  config.group_name = name;
-  config.group_key = index == 0 ? "world" : "group" + std::to_string(index);
-  config.rank = group_rank;
-  config.size = static_cast<int>(world_ranks.size());
-  config.world_ranks = world_ranks;
-  config.timeout = pg.timeout;
-  config.job_id = pg.job_id;
-  config.listen_address = pg.publish_host;
-  for (int r : world_ranks) {
-    config.hosts.push_back(static_cast<size_t>(r) < pg.hosts.size()
-                               ? pg.hosts[static_cast<size_t>(r)]
-                               : rendezvous::HostIdentity{});
-    config.pids.push_back(static_cast<size_t>(r) < pg.pids.size() ? pg.pids[static_cast<size_t>(r)]
-                                                                  : 0);
-  }
-  return backends::make_backend(pg.backend, config);
-}
-
-void shutdown_group(detail::GroupState& group) {
-  auto backend = group.detach_backend();
-  if (!backend) return;
-  try {
-    backend->shutdown();
-  } catch (const std::exception& e) {
-    BATON_LOG_WARN(kSubsys) << group.name() << ": shutdown failed: " << e.what();
-  }
+  const api::JobView job{.backend = pg.backend,
+                         .timeout = pg.timeout,
+                         .job_id = pg.job_id,
+                         .hosts = pg.hosts,
+                         .pids = pg.pids,
+                         .publish_host = pg.publish_host};
+  return api::make_group_backend(job,
+                                 {.name = name,
+                                  .key = index == 0 ? "world" : "group" + std::to_string(index),
+                                  .members = world_ranks,
+                                  .shown_ranks = {},
+                                  .group_rank = group_rank,
+                                  .store = std::move(group_store)});
 }
 
 }  // namespace
@@ -205,10 +191,11 @@ void init_process_group(const InitOptions& options) {
 
   std::vector<int> everyone(static_cast<size_t>(pg->world_size));
   std::iota(everyone.begin(), everyone.end(), 0);
-  auto backend = make_group_backend(*pg, 0, "world", everyone, pg->rank,
-                                    std::make_shared<PrefixStore>("group/0", pg->store));
-  pg->world = std::make_shared<detail::GroupState>("world", std::move(everyone), pg->rank, timeout,
-                                                   pg->backend, std::move(backend));
+  auto world_store = std::make_shared<PrefixStore>("group/0", pg->store);
+  auto backend = make_group_backend(*pg, 0, "world", everyone, pg->rank, world_store);
+  pg->world =
+      std::make_shared<detail::GroupState>("world", std::move(everyone), pg->rank, timeout,
+                                           pg->backend, std::move(backend), std::move(world_store));
   BATON_LOG_INFO(kSubsys) << "rank " << pg->rank << " of " << pg->world_size << " joined job "
                           << pg->job_id << " (" << pg->backend << " backend)";
   std::lock_guard lock(g_mu);
@@ -228,8 +215,8 @@ void destroy_process_group() {
   }
   if (!pg) return;
   // Subgroups first (newest first), then the world.
-  for (auto it = pg->groups.rbegin(); it != pg->groups.rend(); ++it) shutdown_group(**it);
-  shutdown_group(*pg->world);
+  for (auto it = pg->groups.rbegin(); it != pg->groups.rend(); ++it) (*it)->shutdown();
+  pg->world->shutdown();
   linger_store_server(*pg);
 }
 
@@ -277,8 +264,9 @@ Group new_group(std::vector<int> ranks) {
   const int group_rank = it == ranks.end() ? -1 : static_cast<int>(it - ranks.begin());
 
   std::shared_ptr<backends::Backend> backend;
+  std::shared_ptr<Store> group_store;
   if (group_rank >= 0) {
-    auto group_store = std::make_shared<PrefixStore>("group/" + std::to_string(index), pg->store);
+    group_store = std::make_shared<PrefixStore>("group/" + std::to_string(index), pg->store);
     // The members must agree on the list: each publishes its own and reads
     // everyone else's (a few store round trips, once per group).
     const std::string mine = list_ranks(ranks);
@@ -292,10 +280,11 @@ Group new_group(std::vector<int> ranks) {
                             "; every rank must pass the same list");
       }
     }
-    backend = make_group_backend(*pg, index, name, ranks, group_rank, std::move(group_store));
+    backend = make_group_backend(*pg, index, name, ranks, group_rank, group_store);
   }
-  auto state = std::make_shared<detail::GroupState>(name, std::move(ranks), group_rank, pg->timeout,
-                                                    pg->backend, std::move(backend));
+  auto state =
+      std::make_shared<detail::GroupState>(name, std::move(ranks), group_rank, pg->timeout,
+                                           pg->backend, std::move(backend), std::move(group_store));
   pg->groups.push_back(state);
   return Group(std::move(state));
 }

@@ -38,4 +38,13 @@ int Work::source_rank() const {
   return state_ ? state_->source_rank() : -1;
 }
 
+void Work::add_done_callback(std::function<void(std::exception_ptr)> callback) const {
+  if (!callback) return;
+  if (!state_) {
+    callback(nullptr);
+    return;
+  }
+  state_->add_callback(std::move(callback));
+}
+
 }  // namespace baton

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/log.hpp"
 #include "core/spin.hpp"
 
 namespace baton::detail {
@@ -15,6 +16,16 @@ constexpr auto kForever = std::chrono::hours(24 * 365);
 std::string describe_duration(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
   return std::to_string(d.count()) + " ms";
+}
+
+void run_callback(const WorkState::Callback& callback, const std::exception_ptr& error) {
+  try {
+    callback(error);
+  } catch (const std::exception& e) {
+    BATON_LOG_WARN(log::Subsys::kColl) << "a Work's done callback threw: " << e.what();
+  } catch (...) {
+    BATON_LOG_WARN(log::Subsys::kColl) << "a Work's done callback threw a non-std exception";
+  }
 }
 }  // namespace
 
@@ -39,10 +50,35 @@ bool WorkState::finish(int source_rank, std::exception_ptr error) const {
   if (!finishing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return false;
   source_rank_ = source_rank;
   error_ = std::move(error);
-  std::lock_guard lock(mu_);
-  done_.store(true, std::memory_order_release);
-  if (waiters_ > 0) cv_.notify_all();
+  std::vector<Callback> callbacks;
+  {
+    std::lock_guard lock(mu_);
+    done_.store(true, std::memory_order_release);
+    if (waiters_ > 0) cv_.notify_all();
+    callbacks.swap(callbacks_);
+  }
+  for (auto& callback : callbacks) run_callback(callback, error_);
   return true;
+}
+
+void WorkState::add_callback(Callback callback) {
+  bool hook_request = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!done_.load(std::memory_order_acquire)) {
+      callbacks_.push_back(std::move(callback));
+      hook_request = request_ && !request_hooked_;
+      request_hooked_ = true;
+    }
+  }
+  if (hook_request) {
+    // A point-to-point state finishes when someone looks at it; the request
+    // looks at it when it completes, on the completing thread. The state
+    // must outlive the request's callback list: the callback holds it.
+    request_->on_done([self = shared_from_this()] { self->absorb_request(); });
+    return;
+  }
+  if (callback) run_callback(callback, error());
 }
 
 bool WorkState::complete(int source_rank) {

@@ -8,7 +8,7 @@
 //  - a state bound to a transport::Request (point-to-point), which completes
 //    when the request does, without any thread in between.
 //
-// Waiting spins for about 50 µs, then sleeps on a condition variable, so
+// Waiting spins for BATON_SPIN_US (spin::spin_duration()), then sleeps on a condition variable, so
 // fast operations stay fast and ranks may outnumber cores.
 //
 // Work::wait() bounds its wait: by the operation's deadline plus a grace
@@ -30,12 +30,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "transport/request.hpp"
 
 namespace baton::detail {
 
-class WorkState {
+class WorkState : public std::enable_shared_from_this<WorkState> {
  public:
   using Clock = std::chrono::steady_clock;
   // Called once, with the TimeoutError, when Work::wait() gives up.
@@ -67,6 +68,12 @@ class WorkState {
                                                 Options options);
   // A state already failed with `error` (an operation refused up front).
   static std::shared_ptr<WorkState> failed(std::exception_ptr error, std::string description);
+
+  // Called once with the outcome's error (nullptr on success) when the state
+  // completes: at once when it has, else on the completing thread. An
+  // exception a callback throws is logged and dropped.
+  using Callback = std::function<void(std::exception_ptr)>;
+  void add_callback(Callback callback);
 
   // Finish the state; the first call wins. Return whether this call finished it.
   bool complete(int source_rank = -1);
@@ -101,7 +108,9 @@ class WorkState {
   mutable std::exception_ptr error_;  // written before done_ is released
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  mutable int waiters_ = 0;  // GUARDED_BY(mu_)
+  mutable int waiters_ = 0;                  // GUARDED_BY(mu_)
+  mutable std::vector<Callback> callbacks_;  // GUARDED_BY(mu_); run once by finish()
+  bool request_hooked_ = false;              // GUARDED_BY(mu_)
 };
 
 }  // namespace baton::detail

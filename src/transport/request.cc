@@ -30,21 +30,39 @@ bool Request::finish() {
   return finishing_.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
 }
 
+void Request::on_done(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mu_);
+    if (!done()) {
+      callbacks_.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
+}
+
+void Request::publish() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mu_);
+    done_.store(true, std::memory_order_release);
+    if (waiters_ > 0) cv_.notify_all();
+    callbacks.swap(callbacks_);
+  }
+  for (auto& callback : callbacks) callback();
+}
+
 void Request::complete(int source, size_t bytes) {
   if (!finish()) return;
   source_ = source;
   bytes_ = bytes;
-  std::lock_guard lock(mu_);
-  done_.store(true, std::memory_order_release);
-  if (waiters_ > 0) cv_.notify_all();
+  publish();
 }
 
 void Request::fail(std::exception_ptr error) {
   if (!finish()) return;
   error_ = std::move(error);
-  std::lock_guard lock(mu_);
-  done_.store(true, std::memory_order_release);
-  if (waiters_ > 0) cv_.notify_all();
+  publish();
 }
 
 }  // namespace baton::transport

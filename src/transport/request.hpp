@@ -13,8 +13,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace baton::transport {
 
@@ -37,12 +39,20 @@ class Request {
   // Bytes moved; for receives, the message length.
   size_t bytes() const { return bytes_; }
 
+  // Runs `callback` once when the request completes: at once on this thread
+  // when it already has, else on the completing thread (the transport's
+  // progress thread, or the caller's where the caller drives the transfer),
+  // after the outcome is readable. It must not block.
+  void on_done(std::function<void()> callback);
+
   // For transports: finish the request. The first call wins; later calls are ignored.
   void complete(int source, size_t bytes);
   void fail(std::exception_ptr error);
 
  private:
   bool finish();
+  // Publishes done_, wakes waiters and runs the callbacks.
+  void publish();
   std::atomic<bool> done_{false};
   std::atomic<bool> finishing_{false};
   int source_ = -1;
@@ -50,7 +60,8 @@ class Request {
   std::exception_ptr error_;  // written before done_ is released
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int waiters_ = 0;  // guarded by mu_
+  int waiters_ = 0;                               // guarded by mu_
+  std::vector<std::function<void()>> callbacks_;  // guarded by mu_; run once at publish()
 };
 
 using RequestPtr = std::shared_ptr<Request>;

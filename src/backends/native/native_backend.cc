@@ -102,8 +102,9 @@ bool NativeBackend::fail_group(std::exception_ptr why) {
 }
 
 std::exception_ptr NativeBackend::destroyed_error(std::string_view what) const {
-  return std::make_exception_ptr(InvalidArgument(std::string(what) + ": " + options_.group_name +
-                                                 " was destroyed by destroy_process_group()"));
+  return std::make_exception_ptr(
+      InvalidArgument(std::string(what) + ": " + options_.group_name +
+                      " was destroyed (destroy_process_group() or destroy_group())"));
 }
 
 std::string NativeBackend::describe(const transport::OpDesc& desc, uint64_t seq) const {
@@ -132,15 +133,17 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
       request = context_->irecv(peer, envelope, bytes_of(tensor));
     }
   }
+  // Keep the tensor alive until the transport is done with it, even if the
+  // caller drops the Work: the request's completion releases it.
+  request->on_done([tensor] {});
   {
-    // Keep the tensor alive until the transport is done with it, even if the
-    // caller drops the Work. Completed entries are swept now and then.
+    // Requests in flight, for shutdown. Completed entries are swept now and then.
     std::lock_guard lock(in_flight_mu_);
     if (in_flight_.size() >= in_flight_sweep_at_) {
       std::erase_if(in_flight_, [](const InFlight& f) { return f.request->done(); });
       in_flight_sweep_at_ = std::max<size_t>(64, 2 * in_flight_.size());
     }
-    in_flight_.push_back({request, tensor, is_send});
+    in_flight_.push_back({request, is_send});
   }
   std::weak_ptr<NativeBackend> weak = weak_from_this();
   std::optional<size_t> expected;
@@ -372,7 +375,7 @@ void NativeBackend::shutdown() {
     std::unique_lock lock(context_mu_);
     context = std::move(context_);
   }
-  context.reset();  // fails receives still pending; in_flight keeps their tensors alive until now
+  context.reset();  // fails receives still pending, which releases their tensors
 }
 
 }  // namespace baton::backends::native

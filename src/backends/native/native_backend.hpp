@@ -118,11 +118,11 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
     std::shared_ptr<detail::WorkState> work;
   };
 
-  // A point-to-point request and the tensor it reads or writes, kept alive
-  // until the request completes even when the caller drops the Work.
+  // A point-to-point request in flight (its completion callback holds the
+  // tensor it reads or writes, so the tensor lives until it completes even
+  // when the caller drops the Work).
   struct InFlight {
     transport::RequestPtr request;
-    Tensor tensor;
     bool is_send = false;
   };
 
@@ -146,7 +146,7 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   // Held shared by every use of context_, exclusively to destroy it.
   mutable std::shared_mutex context_mu_;
   std::unique_ptr<transport::Context> context_;  // GUARDED_BY(context_mu_)
-  std::vector<std::string> peer_transports_;      // set at construction, then read-only
+  std::vector<std::string> peer_transports_;     // set at construction, then read-only
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // queue_ gained an op, busy_ cleared, or stopping_
