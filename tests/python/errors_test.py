@@ -3,9 +3,10 @@ message, on every rank, promptly, never as a hang.
 
 3 ranks (fork), a baton world from env://. Each failure gets its own group
 (a group that failed stays failed, as in torch): a size mismatch, a
+mismatch in a subgroup (the message maps its ranks to world ranks), a
 collective that one rank never joins (timeout 2 s), Work.wait with a
 timeout, a monitored_barrier that one rank misses, and the argument errors
-(non-contiguous tensor, a dtype Baton lacks, PREMUL_SUM).
+(non-contiguous tensor, a dtype Baton lacks, PREMUL_SUM, a bad rank).
 """
 
 import datetime
@@ -36,6 +37,7 @@ def rank_main(rank, size, port):
     stuck = dist.new_group(backend="baton", timeout=SHORT)
     waited = dist.new_group(backend="baton")
     monitored = dist.new_group(backend="baton", timeout=SHORT)
+    pair = dist.new_group([1, 2], backend="baton")
 
     # Sizes that differ between ranks: every rank hears of it, naming ranks.
     t = torch.ones(5 if rank == 1 else 4)
@@ -50,6 +52,13 @@ def rank_main(rank, size, port):
     fut = work.get_future()
     c.raises("failed work's future", fut.wait, "rank")
     print(f"rank {rank}: size mismatch -> {msg.splitlines()[0]}", flush=True)
+
+    # In a subgroup the message says which world ranks its group ranks are.
+    if rank in (1, 2):
+        msg = c.raises("subgroup size mismatch",
+                       lambda: dist.all_reduce(torch.ones(rank), group=pair),
+                       "group ranks 0, 1 are world ranks 1, 2")
+        print(f"rank {rank}: subgroup mismatch -> {msg.splitlines()[0]}", flush=True)
 
     # Rank 2 never joins the all_reduce of ranks 0 and 1; it waits for a
     # message nobody sends. Everyone gets an error after about 2 s.

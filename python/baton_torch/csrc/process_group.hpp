@@ -10,7 +10,8 @@
 //
 // Every operation checks its arguments on the calling thread (a
 // baton::InvalidArgument or UnsupportedError thrown from the call: Python
-// sees RuntimeError), then starts asynchronously on Baton's threads and
+// sees RuntimeError, its message led by the operation and the group, see
+// error_context.hpp), then starts asynchronously on Baton's threads and
 // returns a WorkBaton at once; torch waits on it for blocking calls. Ranks
 // in arguments are group ranks, as torch passes them; Baton's messages name
 // the world ranks (global_ranks_in_group). Per-operation timeouts in torch's
@@ -31,6 +32,7 @@
 #include "baton/group.hpp"
 #include "baton/work.hpp"
 #include "completion_thread.hpp"
+#include "error_context.hpp"
 
 namespace baton_torch {
 
@@ -87,7 +89,7 @@ class ProcessGroupBaton final : public c10d::ProcessGroup {
                                            std::vector<at::Tensor> outputs, const char* op);
 
   baton::Group group_;
-  std::shared_ptr<const std::string> name_;
+  std::shared_ptr<const ErrorContext> context_;
   std::shared_ptr<CompletionThread> completer_;
 };
 

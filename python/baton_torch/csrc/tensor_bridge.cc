@@ -10,8 +10,8 @@
 namespace baton_torch {
 namespace {
 
-std::string prefix(std::string_view op, std::string_view what) {
-  return "baton: " + std::string(op) + ": " + std::string(what) + " ";
+std::string prefix(std::string_view what) {
+  return std::string(what) + " ";
 }
 
 // torch's Python name for the dtypes Baton lacks (c10::toString says "Short").
@@ -28,7 +28,7 @@ std::string python_name(at::ScalarType type) {
   }
 }
 
-baton::DType to_baton_dtype(const at::Tensor& t, std::string_view op, std::string_view what) {
+baton::DType to_baton_dtype(const at::Tensor& t, std::string_view what) {
   switch (t.scalar_type()) {
     case at::kFloat: return baton::DType::Float32;
     case at::kDouble: return baton::DType::Float64;
@@ -42,49 +42,48 @@ baton::DType to_baton_dtype(const at::Tensor& t, std::string_view op, std::strin
     default: break;
   }
   throw baton::UnsupportedError(
-      prefix(op, what) + "has dtype " + python_name(t.scalar_type()) +
+      prefix(what) + "has dtype " + python_name(t.scalar_type()) +
       ", which the baton backend does not carry (float32, float64, float16, bfloat16, int8, "
       "uint8, int32, int64, bool)");
 }
 
 }  // namespace
 
-baton::Tensor to_baton(const at::Tensor& tensor, std::string_view op, std::string_view what) {
-  if (!tensor.defined()) throw baton::InvalidArgument(prefix(op, what) + "is undefined");
+baton::Tensor to_baton(const at::Tensor& tensor, std::string_view what) {
+  if (!tensor.defined()) throw baton::InvalidArgument(prefix(what) + "is undefined");
   if (tensor.layout() != at::kStrided) {
     std::ostringstream layout;
     layout << tensor.layout();
-    throw baton::InvalidArgument(prefix(op, what) + "has layout " + layout.str() +
+    throw baton::InvalidArgument(prefix(what) + "has layout " + layout.str() +
                                  "; the baton backend takes dense tensors");
   }
   if (!tensor.device().is_cpu()) {
-    throw baton::UnsupportedError(prefix(op, what) + "is on " + tensor.device().str() +
+    throw baton::UnsupportedError(prefix(what) + "is on " + tensor.device().str() +
                                   "; the baton backend takes CPU tensors only");
   }
   if (!tensor.is_contiguous()) {
     std::ostringstream shape;
     shape << "sizes " << tensor.sizes() << ", strides " << tensor.strides();
     throw baton::InvalidArgument(
-        prefix(op, what) + "is not contiguous (" + shape.str() +
+        prefix(what) + "is not contiguous (" + shape.str() +
         "); the baton backend takes contiguous tensors (call .contiguous())");
   }
-  const baton::DType dtype = to_baton_dtype(tensor, op, what);
+  const baton::DType dtype = to_baton_dtype(tensor, what);
   auto owner = std::make_shared<const at::Tensor>(tensor);
   return baton::Tensor::from_blob(tensor.data_ptr(), tensor.sizes().vec(), dtype,
                                   baton::Device::cpu(), std::move(owner));
 }
 
-std::vector<baton::Tensor> to_baton(const std::vector<at::Tensor>& tensors, std::string_view op,
-                                    std::string_view what) {
+std::vector<baton::Tensor> to_baton(const std::vector<at::Tensor>& tensors, std::string_view what) {
   std::vector<baton::Tensor> out;
   out.reserve(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    out.push_back(to_baton(tensors[i], op, std::string(what) + " " + std::to_string(i)));
+    out.push_back(to_baton(tensors[i], std::string(what) + " " + std::to_string(i)));
   }
   return out;
 }
 
-baton::ReduceOp to_baton(const c10d::ReduceOp& op, std::string_view where) {
+baton::ReduceOp to_baton(const c10d::ReduceOp& op) {
   switch (op.op_) {
     case c10d::ReduceOp::SUM: return baton::ReduceOp::SUM;
     case c10d::ReduceOp::AVG: return baton::ReduceOp::AVG;
@@ -95,13 +94,12 @@ baton::ReduceOp to_baton(const c10d::ReduceOp& op, std::string_view where) {
     case c10d::ReduceOp::BOR: return baton::ReduceOp::BOR;
     case c10d::ReduceOp::BXOR: return baton::ReduceOp::BXOR;
     case c10d::ReduceOp::PREMUL_SUM:
-      throw baton::UnsupportedError("baton: " + std::string(where) +
-                                    ": ReduceOp.PREMUL_SUM is NCCL's and not supported by the "
-                                    "baton backend (scale the tensor, then use SUM)");
+      throw baton::UnsupportedError(
+          "ReduceOp.PREMUL_SUM is NCCL's and not supported by the "
+          "baton backend (scale the tensor, then use SUM)");
     default: break;
   }
-  throw baton::UnsupportedError("baton: " + std::string(where) + ": unknown ReduceOp " +
-                                std::to_string(static_cast<int>(op.op_)));
+  throw baton::UnsupportedError("unknown ReduceOp " + std::to_string(static_cast<int>(op.op_)));
 }
 
 }  // namespace baton_torch

@@ -6,8 +6,9 @@
 // operation keeps the memory alive however early Python drops its tensor or
 // its Work. Only dense, contiguous CPU tensors of Baton's nine dtypes are
 // accepted; anything else is a baton::InvalidArgument (UnsupportedError for
-// a dtype or device Baton lacks) naming the operation, the tensor and what
-// it was, before anything is sent.
+// a dtype or device Baton lacks) naming the tensor and what it was, before
+// anything is sent. (ProcessGroupBaton puts the operation and group in
+// front: error_context.hpp.)
 //
 // Thread safety: pure functions; call them from any thread.
 #pragma once
@@ -23,12 +24,12 @@
 
 namespace baton_torch {
 
-// `op` and `what` ("tensor", "output", "input 2") only name things in errors.
-baton::Tensor to_baton(const at::Tensor& tensor, std::string_view op, std::string_view what);
-std::vector<baton::Tensor> to_baton(const std::vector<at::Tensor>& tensors, std::string_view op,
-                                    std::string_view what);
+// `what` ("tensor", "output", "input 2") names the tensor in errors.
+baton::Tensor to_baton(const at::Tensor& tensor, std::string_view what);
+// Entry i is named "<what> i".
+std::vector<baton::Tensor> to_baton(const std::vector<at::Tensor>& tensors, std::string_view what);
 
 // PREMUL_SUM (NCCL's) and unknown ops: baton::UnsupportedError.
-baton::ReduceOp to_baton(const c10d::ReduceOp& op, std::string_view where);
+baton::ReduceOp to_baton(const c10d::ReduceOp& op);
 
 }  // namespace baton_torch

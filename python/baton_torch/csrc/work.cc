@@ -10,13 +10,13 @@ namespace baton_torch {
 
 WorkBaton::WorkBaton(baton::Work work, int rank, c10d::OpType type, std::vector<at::Tensor> outputs,
                      std::shared_ptr<CompletionThread> completer, const char* op,
-                     std::shared_ptr<const std::string> group)
+                     std::shared_ptr<const ErrorContext> context)
     : c10d::Work(rank, type),
       work_(std::move(work)),
       outputs_(std::move(outputs)),
       completer_(std::move(completer)),
       op_(op),
-      group_(std::move(group)) {}
+      context_(std::move(context)) {}
 
 bool WorkBaton::isCompleted() {
   return work_.is_completed();
@@ -27,7 +27,7 @@ bool WorkBaton::isSuccess() const {
 }
 
 std::exception_ptr WorkBaton::exception() const {
-  return work_.exception();
+  return context_->wrap(work_.exception(), op_);
 }
 
 int WorkBaton::sourceRank() const {
@@ -40,10 +40,11 @@ std::vector<at::Tensor> WorkBaton::result() {
 
 bool WorkBaton::wait(std::chrono::milliseconds timeout) {
   if (timeout == kNoTimeout) {
-    work_.wait();
+    context_->call(op_, [&] { work_.wait(); });
     return true;
   }
-  TORCH_CHECK(work_.wait(timeout), "baton: ", op_, " on ", *group_, " did not complete within ",
+  const bool done = context_->call(op_, [&] { return work_.wait(timeout); });
+  TORCH_CHECK(done, "baton: ", op_, " on ", context_->group_name(), " did not complete within ",
               timeout.count(), " ms (Work.wait's timeout); it is still pending");
   return true;
 }
@@ -54,9 +55,10 @@ c10::intrusive_ptr<c10::ivalue::Future> WorkBaton::getFuture() {
   auto future =
       c10::make_intrusive<c10::ivalue::Future>(c10::ListType::create(c10::TensorType::get()));
   future_ = future;
-  auto complete = [future, outputs = outputs_](std::exception_ptr error) {
+  auto complete = [future, outputs = outputs_, context = context_,
+                   op = op_](std::exception_ptr error) {
     if (error) {
-      future->setError(error);
+      future->setError(context->wrap(error, op));
     } else {
       future->markCompleted(c10::IValue(outputs));
     }

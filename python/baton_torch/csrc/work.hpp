@@ -4,7 +4,8 @@
 // one; torch waits on it for blocking calls. wait(timeout) rethrows the
 // operation's baton::Error (Python: RuntimeError with Baton's message); a
 // wait that runs out of its own timeout throws (as torch's Work does) and
-// leaves the operation pending. getFuture() makes, on first call, a
+// leaves the operation pending. Errors carry the operation and the group in
+// front of Baton's message (error_context.hpp). getFuture() makes, on first call, a
 // c10::ivalue::Future of the output tensors (a TensorList, as gloo's) that
 // completes, or gets the operation's error, on the group's CompletionThread.
 // The WorkBaton holds the outputs for result(); the operation itself holds
@@ -25,16 +26,17 @@
 
 #include "baton/work.hpp"
 #include "completion_thread.hpp"
+#include "error_context.hpp"
 
 namespace baton_torch {
 
 class WorkBaton final : public c10d::Work {
  public:
-  // `op` ("all_reduce", a string literal) and `group` name the operation in
-  // a wait's timeout.
+  // `op` ("all_reduce", a string literal) and `context` put the operation
+  // and the group in front of its errors' messages.
   WorkBaton(baton::Work work, int rank, c10d::OpType type, std::vector<at::Tensor> outputs,
             std::shared_ptr<CompletionThread> completer, const char* op,
-            std::shared_ptr<const std::string> group);
+            std::shared_ptr<const ErrorContext> context);
 
   bool isCompleted() override;
   bool isSuccess() const override;
@@ -50,7 +52,7 @@ class WorkBaton final : public c10d::Work {
   const std::vector<at::Tensor> outputs_;
   const std::shared_ptr<CompletionThread> completer_;
   const char* const op_;
-  const std::shared_ptr<const std::string> group_;
+  const std::shared_ptr<const ErrorContext> context_;
   std::mutex future_mutex_;
   c10::intrusive_ptr<c10::ivalue::Future> future_;  // GUARDED_BY(future_mutex_)
 };
