@@ -7,7 +7,8 @@ lets the normal import run, then imports baton_torch, which registers the
 backend; the finder then removes itself. If baton_torch cannot be imported,
 a warning says why and torch.distributed works as before, without "baton".
 
-Start-up cost: this module's import, well under a millisecond.
+Start-up cost: this module's import, about 0.25 ms with its .pyc.
+Threading: the finder runs under Python's import lock, like any import.
 """
 
 import sys
