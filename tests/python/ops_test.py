@@ -252,7 +252,8 @@ def rank_main(rank, size, port):
     dist.barrier(group=baton)
     dist.monitored_barrier(group=baton)
     dist.barrier()
-    print(f"rank {rank}: {c.checks} checks, {c.gloo_checks} of them against gloo", flush=True)
+    print(f"rank {rank}: {c.checks} checks, {c.gloo_checks} of them against gloo, "
+          f"peers over {baton.transports}", flush=True)
     dist.destroy_process_group()
 
 
