@@ -5,8 +5,9 @@ message, on every rank, promptly, never as a hang.
 (a group that failed stays failed, as in torch): a size mismatch, a
 mismatch in a subgroup (the message maps its ranks to world ranks), a
 collective that one rank never joins (timeout 2 s), Work.wait with a
-timeout, a monitored_barrier that one rank misses, and the argument errors
-(non-contiguous tensor, a dtype Baton lacks, PREMUL_SUM, a bad rank).
+timeout, a monitored_barrier that one rank misses, the argument errors
+(non-contiguous tensor, a dtype Baton lacks, PREMUL_SUM, a bad rank), and
+a rank that dies (os._exit) while the others go on.
 """
 
 import datetime
@@ -110,6 +111,16 @@ def rank_main(rank, size, port):
     t = torch.full((4,), float(rank))
     dist.all_reduce(t)
     c.equal("world after errors", t, torch.full((4,), float(sum(range(size)))))
+    # A rank that dies: the others hear of it at once, naming it.
+    doomed = dist.new_group(backend="baton")
+    dist.barrier()
+    if rank == 2:
+        print(f"rank {rank}: {c.checks} checks, now exits without a word", flush=True)
+        os._exit(0)
+    time.sleep(0.2)
+    started = time.monotonic()
+    c.raises("peer died", lambda: dist.all_reduce(torch.ones(3), group=doomed), "rank 2")
+    prompt(c, "peer died", started, 5)
     print(f"rank {rank}: {c.checks} checks", flush=True)
     dist.destroy_process_group()
 
