@@ -9,8 +9,9 @@
 //
 // spawn forks nprocs copies of the calling process. In each, RANK,
 // LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK (0), GROUP_WORLD_SIZE
-// (1), MASTER_ADDR, MASTER_PORT, BATON_JOB_ID, BATON_AGENT_STORE (0: rank
-// 0 serves the store) and the restart counts (TORCHELASTIC_RESTART_COUNT,
+// (1), MASTER_ADDR, MASTER_PORT, BATON_STORE_ADDR and BATON_STORE_PORT (the
+// same as MASTER_*), BATON_JOB_ID, BATON_AGENT_STORE (0: rank 0 serves the
+// store) and the restart counts (TORCHELASTIC_RESTART_COUNT,
 // BATON_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS: 0, spawn never restarts)
 // are set in the environment, then fn(rank, nprocs) runs
 // and the process exits 0. An exception escaping fn

@@ -6,7 +6,8 @@
 // call it directly.
 //
 //   init_method          store                                   rank / world size
-//   env://               TcpStore at MASTER_ADDR:MASTER_PORT     Request, else RANK/WORLD_SIZE,
+//   env://               TcpStore at BATON_STORE_ADDR:           Request, else RANK/WORLD_SIZE,
+//                        BATON_STORE_PORT, each else MASTER_*
 //                                                                OMPI_COMM_WORLD_*, PMI_*, SLURM_*
 //   tcp://host:port      TcpStore at host:port                   Request, URL query, else as env://
 //   file:///abs/path     FileStore at that path                  Request, URL query, else as env://
@@ -15,8 +16,8 @@
 // For the TCP forms rank 0 serves the store in this process (bound to the
 // address the host name resolves to, never every interface), unless
 // BATON_AGENT_STORE=1 says a launcher already serves it there: for env://
-// always, for tcp:// only when the URL names MASTER_ADDR:MASTER_PORT, the
-// launcher's address (or MASTER_* are unset); everyone else connects,
+// always, for tcp:// only when the URL names that address (BATON_STORE_*,
+// else MASTER_*), the launcher's (or neither is set); everyone else connects,
 // retrying until the timeout. docs/rendezvous.md describes the
 // variables, the key layout in the store and every error.
 //
