@@ -7,9 +7,40 @@
 
 namespace baton::transport {
 
+bool Driver::drive(int peer) {
+  // Dekker with detach(): either detach sees this user, or this user sees
+  // the context detached (both sides use sequentially consistent order).
+  users_.fetch_add(1, std::memory_order_seq_cst);
+  bool work = false;
+  if (attached_.load(std::memory_order_seq_cst)) work = poll_(peer);
+  users_.fetch_sub(1, std::memory_order_release);
+  return work;
+}
+
+void Driver::detach() {
+  attached_.store(false, std::memory_order_seq_cst);
+  while (users_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+}
+
 bool Request::wait_until(Clock::time_point deadline) {
   if (done()) return true;
   const auto spin_until = std::min(deadline, Clock::now() + spin::spin_duration());
+  if (driver_) {
+    // Poll the transport on this thread; look at the clock and yield the
+    // core only after a run of idle polls, so that ranks outnumbering cores
+    // still progress and a fast reply is seen within a poll or two.
+    unsigned idle = 0;
+    while (!done()) {
+      if (driver_->drive(driver_peer_)) continue;
+      if ((++idle & 15) == 0) {
+        if (Clock::now() >= spin_until) break;
+        std::this_thread::yield();
+      } else {
+        spin::cpu_relax();
+      }
+    }
+    if (done()) return true;
+  }
   while (Clock::now() < spin_until) {
     if (done()) return true;
     std::this_thread::yield();
