@@ -6,22 +6,11 @@
 
 #include "api/group_state.hpp"
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 
 namespace baton::api {
 namespace {
 
-std::string join_ranks(const std::vector<int>& ranks) {
-  std::string out;
-  for (size_t i = 0; i < ranks.size(); ++i) {
-    if (i > 0) out += ", ";
-    if (i == 8 && ranks.size() > 10) {
-      out += "... (" + std::to_string(ranks.size()) + " ranks)";
-      break;
-    }
-    out += std::to_string(ranks[i]);
-  }
-  return out;
-}
 
 [[noreturn]] void fail(std::string_view op, const std::string& what) {
   throw InvalidArgument(std::string(op) + ": " + what);
@@ -104,7 +93,7 @@ BackendPtr check_group(std::string_view op, const Group& group) {
   }
   if (!state->is_member()) {
     fail(op, "this process is not a member of " + state->name() + " (world ranks " +
-                 join_ranks(state->world_ranks()) + ")");
+                 rank_list(state->world_ranks()) + ")");
   }
   auto backend = state->backend();
   if (!backend) {

@@ -26,6 +26,7 @@
 #include "baton/prefix_store.hpp"
 #include "baton/tcp_store.hpp"
 #include "core/config.hpp"
+#include "core/describe.hpp"
 #include "core/log.hpp"
 #include "rendezvous/rendezvous.hpp"
 
@@ -98,9 +99,7 @@ std::shared_ptr<ProcessGroup> require(std::string_view op) {
 }
 
 std::string list_ranks(const std::vector<int>& ranks) {
-  std::string out = "[";
-  for (size_t i = 0; i < ranks.size(); ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
-  return out + "]";
+  return "[" + rank_list(ranks) + "]";
 }
 
 std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, int index,

@@ -17,7 +17,7 @@
 #include "baton/distributed.hpp"
 #include "baton/error.hpp"
 #include "baton/prefix_store.hpp"
-#include "rendezvous/join.hpp"
+#include "core/describe.hpp"
 
 namespace baton {
 namespace {
@@ -77,7 +77,7 @@ void monitored_barrier(const Group& group, std::chrono::milliseconds timeout, bo
       throw TimeoutError(what + ": rank " + std::to_string(rank) +
                          " arrived but rank 0 (world rank " +
                          std::to_string(group.world_ranks()[0]) + ") did not release it within " +
-                         rendezvous::describe_seconds(timeout) +
+                         describe_duration(timeout) +
                          " (rank 0 reports the ranks that did not arrive)");
     }
     if (store.add("left", 1) == size - 1) {
@@ -100,9 +100,9 @@ void monitored_barrier(const Group& group, std::chrono::milliseconds timeout, bo
     if (!wait_all_ranks) break;
   }
   if (!missing.empty()) {
-    throw TimeoutError(what + ": " + rendezvous::describe_ranks(missing, size) + " (world " +
+    throw TimeoutError(what + ": " + describe_ranks(missing, size) + " (world " +
                        (missing.size() == 1 ? "rank " : "ranks ") + world_ranks_of(group, missing) +
-                       ") did not arrive within " + rendezvous::describe_seconds(timeout));
+                       ") did not arrive within " + describe_duration(timeout));
   }
   if (size > 1) store.set("release", std::string_view("1"));
 }

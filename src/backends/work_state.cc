@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 #include "core/log.hpp"
 #include "core/spin.hpp"
 
@@ -13,10 +14,6 @@ namespace {
 // enough that no clock arithmetic overflows.
 constexpr auto kForever = std::chrono::hours(24 * 365);
 
-std::string describe_duration(std::chrono::milliseconds d) {
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
-  return std::to_string(d.count()) + " ms";
-}
 
 void run_callback(const WorkState::Callback& callback, const std::exception_ptr& error) {
   try {

@@ -1,6 +1,8 @@
 // Resolution with a deadline and the local-address test.
 #include "rendezvous/address.hpp"
 
+#include "core/describe.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -92,7 +94,7 @@ std::vector<net::SocketAddress> resolve_before(const std::string& host, uint16_t
                                              : lookup_before(host, port, deadline);
     if (!result) {
       throw ConnectionError("cannot resolve " + std::string(what) + " within " +
-                            describe_seconds(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            describe_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
                                 deadline - start)) +
                             ": the resolver did not answer");
     }

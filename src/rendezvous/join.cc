@@ -7,9 +7,10 @@
 #include <charconv>
 #include <cstdio>
 #include <optional>
-#include <random>
 
 #include "baton/error.hpp"
+#include "core/describe.hpp"
+#include "core/random.hpp"
 #include "core/log.hpp"
 
 namespace baton::rendezvous {
@@ -51,11 +52,7 @@ std::optional<int64_t> to_int(std::string_view text) {
 }
 
 std::string make_job_id() {
-  std::random_device device;
-  const uint64_t value = (static_cast<uint64_t>(device()) << 32) ^ device();
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
+  return random_hex();
 }
 
 // The keys of one round, and the helpers that read and write them.
@@ -128,7 +125,7 @@ class Round {
 
 std::string timeout_text(const std::vector<int>& missing, const JoinOptions& o) {
   return "rendezvous: " + describe_ranks(missing, o.world_size) + " did not join within " +
-         describe_seconds(o.timeout);
+         describe_duration(o.timeout);
 }
 
 // Waits for the outcome until the deadline; then, if it is still unset,
@@ -187,41 +184,6 @@ void linger_for_readers(Store& store, Round& round, const std::vector<int>& rank
 }
 
 }  // namespace
-
-std::string describe_seconds(std::chrono::milliseconds duration) {
-  const int64_t ms = duration.count();
-  std::string text = std::to_string(ms / 1000);
-  if (ms % 1000 != 0) {
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms % 1000));
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();
-    text += f;
-  }
-  return text + " s";
-}
-
-std::string describe_ranks(const std::vector<int>& ranks_in, int world_size) {
-  constexpr size_t kMaxItems = 32;
-  std::vector<int> ranks = ranks_in;
-  std::sort(ranks.begin(), ranks.end());
-  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  std::vector<std::string> items;
-  for (size_t i = 0; i < ranks.size();) {
-    size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
-    if (j - i >= 2) {
-      items.push_back(std::to_string(ranks[i]) + "-" + std::to_string(ranks[j]));
-    } else {
-      for (size_t k = i; k <= j; ++k) items.push_back(std::to_string(ranks[k]));
-    }
-    i = j + 1;
-  }
-  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
-  for (size_t i = 0; i < items.size() && i < kMaxItems; ++i) text += (i > 0 ? ", " : "") + items[i];
-  if (items.size() > kMaxItems) text += ", ... (" + std::to_string(ranks.size()) + " in all)";
-  return text + " of " + std::to_string(world_size);
-}
 
 LocalPlacement local_placement(const std::vector<HostIdentity>& hosts, int rank) {
   LocalPlacement out{0, 0};

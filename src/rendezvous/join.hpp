@@ -75,11 +75,7 @@ struct LocalPlacement {
 };
 LocalPlacement local_placement(const std::vector<HostIdentity>& hosts, int rank);
 
-// "rank 3 of 4" / "ranks 1, 3 of 4" / "ranks 0-2, 5 of 8": sorted ranks,
-// runs of three or more as ranges, long lists cut.
-std::string describe_ranks(const std::vector<int>& ranks, int world_size);
-
-// "30 s", "1.5 s", "0.25 s".
-std::string describe_seconds(std::chrono::milliseconds duration);
+// Messages name ranks with describe_ranks and durations with
+// describe_duration (core/describe.hpp).
 
 }  // namespace baton::rendezvous

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 #include "core/config.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
@@ -54,7 +55,7 @@ class FileLock {
       const auto now = Clock::now();
       if (now >= deadline) {
         throw TimeoutError(where + ": could not lock the file within " +
-                           store::format_duration(timeout) +
+                           describe_duration(timeout) +
                            " (is a process that holds it stopped?)");
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));

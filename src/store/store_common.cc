@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 
 namespace baton::store {
 
@@ -92,15 +93,12 @@ std::string hex_bytes(std::span<const uint8_t> bytes) {
   return out;
 }
 
-std::string format_duration(std::chrono::milliseconds duration) {
-  return std::to_string(duration.count()) + " ms";
-}
 
 std::string timeout_message(std::string_view where, std::string_view op,
                             std::span<const std::string> missing,
                             std::chrono::milliseconds timeout) {
   std::string out(where);
-  out += ": " + std::string(op) + " timed out after " + format_duration(timeout);
+  out += ": " + std::string(op) + " timed out after " + describe_duration(timeout);
   if (missing.size() == 1) {
     out += " waiting for key " + quote_key(missing[0]);
   } else {

@@ -40,11 +40,8 @@ std::string quote_key(std::string_view key);
 std::string quote_keys(std::span<const std::string> keys);
 // "0a1bff": bytes as hex, for messages about bytes that make no sense.
 std::string hex_bytes(std::span<const uint8_t> bytes);
-// "123 ms".
-std::string format_duration(std::chrono::milliseconds duration);
-
-// The TimeoutError text: "<where>: get timed out after 100 ms waiting for
-// key 'k'" / "<where>: wait timed out after 100 ms; missing keys: 'a', 'b'".
+// The TimeoutError text: "<where>: get timed out after 0.1 s waiting for
+// key 'k'" / "<where>: wait timed out after 0.1 s; missing keys: 'a', 'b'".
 std::string timeout_message(std::string_view where, std::string_view op,
                             std::span<const std::string> missing,
                             std::chrono::milliseconds timeout);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -122,7 +123,7 @@ class TcpStore::Client {
     }
     if (status == net::IoStatus::kTimedOut) {
       throw TimeoutError(where_ + ": no reply to " + what + " within " +
-                         store::format_duration(budget) + " (is the server stuck?)");
+                         describe_duration(budget) + " (is the server stuck?)");
     }
   }
 
@@ -166,7 +167,7 @@ class TcpStore::Client {
       }
       if (!is_retryable_connect_error(error) || now >= deadline) {
         throw ConnectionError("cannot connect to baton store server at " + address_ + " within " +
-                              store::format_duration(budget) + ": " + net::error_text(error));
+                              describe_duration(budget) + ": " + net::error_text(error));
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));
       backoff = std::min<Clock::duration>(backoff * 2, kMaxRetry);
@@ -187,7 +188,7 @@ class TcpStore::Client {
     if (status == net::IoStatus::kTimedOut) {
       throw ConnectionError("the server at " + address_ +
                             " did not answer the baton store handshake within " +
-                            store::format_duration(budget) + ": not a baton store server");
+                            describe_duration(budget) + ": not a baton store server");
     }
     const tcp::HelloAck ack = tcp::decode_hello_ack(answer);
     if (ack.magic != tcp::kHelloAckMagic) {

@@ -22,11 +22,12 @@
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <random>
+
 #include <thread>
 #include <unordered_map>
 
 #include "baton/error.hpp"
+#include "core/random.hpp"
 #include "baton/tcp_store.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
@@ -66,8 +67,7 @@ class TcpStoreServer::Impl {
                             net::error_text(errno));
     add_to_epoll(listen_.get(), EPOLLIN, kListenId);
     add_to_epoll(wake_.get(), EPOLLIN, kWakeId);
-    std::random_device random;
-    epoch_ = (uint64_t{random()} << 32) ^ random();
+    epoch_ = random_u64();
     BATON_LOG_INFO(kLog) << "store server listening on " << address_ << " (epoch " << epoch_
                          << ", values up to " << max_value_ << " bytes)";
     thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });

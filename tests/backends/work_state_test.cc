@@ -120,7 +120,7 @@ TEST(WorkTest, WaitPastTheGroupTimeoutFailsWithTimeoutAndRunsTheHookOnce) {
   } catch (const TimeoutError& e) {
     EXPECT_STREQ(
         e.what(),
-        "recv from rank 1 (tag 0) on world did not complete within the group's timeout of 50 ms");
+        "recv from rank 1 (tag 0) on world did not complete within the group's timeout of 0.05 s");
   }
   EXPECT_THROW(work.wait(), TimeoutError);  // sticky, and the hook does not run again
   EXPECT_EQ(hooks.load(), 1);

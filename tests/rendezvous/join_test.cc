@@ -275,22 +275,5 @@ TEST(Join, LocalPlacement) {
   EXPECT_EQ(local_placement(hosts, 3).local_world_size, 1);
 }
 
-TEST(Join, DescribeRanks) {
-  EXPECT_EQ(describe_ranks({3}, 4), "rank 3 of 4");
-  EXPECT_EQ(describe_ranks({3, 1}, 4), "ranks 1, 3 of 4");
-  EXPECT_EQ(describe_ranks({0, 1, 2, 5, 7, 8}, 9), "ranks 0-2, 5, 7, 8 of 9");
-  std::vector<int> many;
-  for (int r = 0; r < 200; r += 2) many.push_back(r);
-  const std::string text = describe_ranks(many, 200);
-  EXPECT_NE(text.find("... (100 in all) of 200"), std::string::npos) << text;
-}
-
-TEST(Join, DescribeSeconds) {
-  EXPECT_EQ(describe_seconds(30s), "30 s");
-  EXPECT_EQ(describe_seconds(1500ms), "1.5 s");
-  EXPECT_EQ(describe_seconds(250ms), "0.25 s");
-  EXPECT_EQ(describe_seconds(1001ms), "1.001 s");
-}
-
 }  // namespace
 }  // namespace baton::rendezvous

@@ -8,6 +8,7 @@
 #include "backends/mpi/mpi_backend.hpp"
 #include "backends/mpi/runtime.hpp"
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 
 namespace baton::backends::mpi {
 namespace {
@@ -17,9 +18,7 @@ constexpr int kMembersTag = 1;
 constexpr int kCreateGroupTag = 2;
 
 std::string list_ranks(const int* ranks, size_t n) {
-  std::string out = "[";
-  for (size_t i = 0; i < n; ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
-  return out + "]";
+  return "[" + rank_list(std::vector<int>(ranks, ranks + n)) + "]";
 }
 
 // Every member sends its member list to every other member and compares

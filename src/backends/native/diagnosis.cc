@@ -1,6 +1,8 @@
 // Diagnosis of timed-out collectives through the group's store.
 #include "backends/native/diagnosis.hpp"
 
+#include "core/describe.hpp"
+
 #include <map>
 #include <sstream>
 #include <thread>
@@ -20,9 +22,7 @@ std::string key_of(int rank) {
 }
 
 std::string list_ranks(const std::vector<int>& ranks) {
-  std::string out = ranks.size() == 1 ? "rank " : "ranks ";
-  for (size_t i = 0; i < ranks.size(); ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
-  return out;
+  return (ranks.size() == 1 ? "rank " : "ranks ") + rank_list(ranks);
 }
 
 }  // namespace

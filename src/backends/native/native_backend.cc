@@ -8,6 +8,7 @@
 #include "backends/native/diagnosis.hpp"
 #include "baton/error.hpp"
 #include "collectives/dispatch.hpp"
+#include "core/describe.hpp"
 #include "core/log.hpp"
 
 namespace baton::backends::native {
@@ -57,10 +58,6 @@ transport::OpDesc make_desc(OpKind kind, const Tensor* tensor, int root = -1,
   return desc;
 }
 
-std::string describe_duration(std::chrono::milliseconds d) {
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
-  return std::to_string(d.count()) + " ms";
-}
 
 }  // namespace
 
