@@ -11,7 +11,6 @@
 namespace baton::api {
 namespace {
 
-
 [[noreturn]] void fail(std::string_view op, const std::string& what) {
   throw InvalidArgument(std::string(op) + ": " + what);
 }

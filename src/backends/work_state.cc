@@ -14,7 +14,6 @@ namespace {
 // enough that no clock arithmetic overflows.
 constexpr auto kForever = std::chrono::hours(24 * 365);
 
-
 void run_callback(const WorkState::Callback& callback, const std::exception_ptr& error) {
   try {
     callback(error);

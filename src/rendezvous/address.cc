@@ -1,8 +1,6 @@
 // Resolution with a deadline and the local-address test.
 #include "rendezvous/address.hpp"
 
-#include "core/describe.hpp"
-
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -19,6 +17,7 @@
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
+#include "core/describe.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
 #include "core/net_interface.hpp"

@@ -10,8 +10,8 @@
 
 #include "baton/error.hpp"
 #include "core/describe.hpp"
-#include "core/random.hpp"
 #include "core/log.hpp"
+#include "core/random.hpp"
 
 namespace baton::rendezvous {
 namespace {

@@ -1,8 +1,6 @@
 // Diagnosis of timed-out collectives through the group's store.
 #include "backends/native/diagnosis.hpp"
 
-#include "core/describe.hpp"
-
 #include <map>
 #include <sstream>
 #include <thread>
@@ -10,6 +8,7 @@
 
 #include "backends/native/op_format.hpp"
 #include "baton/error.hpp"
+#include "core/describe.hpp"
 #include "core/log.hpp"
 
 namespace baton::backends::native {
