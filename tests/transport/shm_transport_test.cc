@@ -10,7 +10,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "baton/error.hpp"
 #include "baton/file_store.hpp"
@@ -193,6 +195,56 @@ TEST_F(ShmTest, EightRanksExchangeSmallAndLargeMessages) {
         if (p != rank) expect_pattern(in[static_cast<size_t>(p)], n, static_cast<uint64_t>(p));
       }
     }
+  });
+}
+
+// A receiver that waits polls the rings itself (the request's Driver): a
+// ping-pong's messages complete on the waiting thread, not on the progress
+// thread (which steps aside while a caller polls, waking every 200 us for one
+// look, so it may take the odd one).
+TEST_F(ShmTest, WaitingReceiverCompletesPingPongOnItsOwnThread) {
+  run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int rank, int) {
+    constexpr int kRounds = 200;
+    const int peer = 1 - rank;
+    int on_waiter = 0;
+    std::vector<std::byte> buf(8);
+    for (int i = 0; i < kRounds; ++i) {
+      if (rank == 0) wait_ok(ctx.isend(peer, p2p(5), buf));
+      auto r = ctx.irecv(peer, p2p(5), buf);
+      std::atomic<bool> mine{false};
+      const auto me = std::this_thread::get_id();
+      r->on_done([&mine, me] { mine.store(std::this_thread::get_id() == me); });
+      wait_ok(r);
+      on_waiter += mine.load() ? 1 : 0;
+      if (rank == 1) wait_ok(ctx.isend(peer, p2p(5), buf));
+    }
+    EXPECT_GE(on_waiter, kRounds / 2) << "receives completed on the waiting thread";
+  });
+}
+
+// A request outlives its context: a thread polling it (its Driver) while
+// the context is destroyed stops polling and sees the request fail; a wait
+// after the destruction neither touches the context nor hangs.
+TEST_F(ShmTest, RequestWaitedWhileItsContextIsDestroyedFails) {
+  run(2, ShmOptions{}, [](shm::ShmContext&, Store& store, int rank, int size) {
+    ShmOptions options;
+    options.timeout = 30s;
+    options.job_id = "job42";
+    auto other = make_shm_context(store, "grp2", rank, size, options);
+    if (rank == 1) {
+      await(store, "other-gone");  // keeps its side open until rank 0 has destroyed its own
+      return;
+    }
+    std::vector<std::byte> buf(8);
+    RequestPtr pending = other->irecv(1, p2p(9), buf);
+    std::atomic<bool> waited{false};
+    std::thread waiter([&] { waited.store(pending->wait_until(Clock::now() + 10s)); });
+    std::this_thread::sleep_for(5ms);  // the waiter is polling the context now
+    other.reset();
+    waiter.join();
+    EXPECT_TRUE(waited.load());
+    EXPECT_THAT(wait_error<ConnectionError>(pending, 1s), HasSubstr("destroyed"));
+    signal(store, "other-gone");
   });
 }
 

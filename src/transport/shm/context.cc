@@ -132,11 +132,14 @@ ShmContext::ShmContext(Store& store, const std::string& group_key, int rank, int
   }
   if (members_.size() == 1) return;
   setup(store, options);
+  driver_ = std::make_shared<Driver>([this](int peer) { return progress(peer); });
   progress_ = std::thread([this] { progress_loop(); });
 }
 
 ShmContext::~ShmContext() {
   if (!segment_) return;
+  // No waiting thread polls this context from now on (a request may outlive it).
+  if (driver_) driver_->detach();
   // A context that failed (a divergence, its abort or a peer's) closes as
   // an abort: the peers read its reason, which names the culprit, instead
   // of "closed" (which would name this rank).
@@ -179,6 +182,7 @@ bool ShmContext::single_copy_to(int peer) const {
 RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
                              std::span<const std::byte> payload) {
   auto request = std::make_shared<Request>();
+  if (driver_) request->set_driver(driver_, peer);
   std::string problem = send_problem(peer, envelope, rank_, size_);
   if (problem.empty() && !is_peer(peer)) {
     problem = "it does not share this shared-memory segment (another host)";
@@ -200,6 +204,7 @@ RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
 
 RequestPtr ShmContext::irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) {
   auto request = std::make_shared<Request>();
+  if (driver_) request->set_driver(driver_, peer);
   std::string problem = receive_problem(peer, envelope, rank_, size_);
   if (problem.empty() && peer != kAnySource && !is_peer(peer)) {
     problem = "it does not share this shared-memory segment (another host)";

@@ -13,7 +13,10 @@
 // Latency path: isend writes into the ring on the calling thread when nothing
 // is queued ahead; irecv posts the receive and then drains the peer's ring
 // (every ring for kAnySource) on the calling thread, so a message already
-// there completes the receive inline.
+// there completes the receive inline. Every request carries a Driver
+// (request.hpp): a thread waiting on it polls the peer's rings itself
+// (progress(peer)) for BATON_SPIN_US before it sleeps, so a message that
+// arrives while the receiver waits completes on the receiver's thread.
 //
 // Failure policy:
 //  - a peer whose state slot says closed (its context was destroyed), whose
@@ -162,6 +165,9 @@ class ShmContext final : public Context {
   Clock::time_point next_liveness_{};
 
   std::unique_ptr<ShmArea> area_;  // when BATON_SHM_AREA_BYTES > 0
+  // Caller-driven progress for this context's requests: a thread waiting on
+  // one polls progress(peer) itself. Detached first in the destructor.
+  std::shared_ptr<Driver> driver_;
 
   std::thread progress_;  // last: joined in the destructor before anything goes away
 };
