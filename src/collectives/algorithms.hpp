@@ -38,21 +38,13 @@
 #include "baton/dtype.hpp"
 #include "baton/reduce_op.hpp"
 #include "collectives/comm.hpp"
+#include "collectives/settings.hpp"
 
 namespace baton::collectives {
 
 using Bytes = std::span<std::byte>;
 using ConstBytes = std::span<const std::byte>;
 
-// Knobs of the pipelined algorithms (from BATON_COLL_SEGMENT_BYTES and
-// BATON_COLL_PIPELINE_DEPTH through tuning_from_config() in dispatch.hpp).
-struct Tuning {
-  // Largest message of a pipelined algorithm: blocks are cut into segments of
-  // at most this many bytes (rounded down to whole elements, at least one).
-  size_t segment_bytes = size_t{512} << 10;
-  // Receives a ring keeps posted ahead of the one it is reducing (>= 1).
-  size_t pipeline_depth = 4;
-};
 
 // --- all_reduce: data holds this rank's input and receives the result. ---
 

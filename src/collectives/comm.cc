@@ -26,8 +26,14 @@ std::string_view op_kind_name(OpKind kind) {
 }
 
 Comm::Comm(transport::Context& context, uint64_t seq, transport::OpDesc op,
-           Clock::time_point deadline)
-    : context_(context), seq_(seq), op_(op), deadline_(deadline) {}
+           Clock::time_point deadline, const Settings* settings)
+    : context_(context),
+      owned_settings_(settings ? nullptr
+                               : std::make_shared<const Settings>(Settings::from_config())),
+      settings_(settings ? settings : owned_settings_.get()),
+      seq_(seq),
+      op_(op),
+      deadline_(deadline) {}
 
 Comm Comm::subset(std::vector<int> members, transport::SharedArea* area, int64_t step_base) const {
   const int me = context_.rank();
@@ -36,7 +42,7 @@ Comm Comm::subset(std::vector<int> members, transport::SharedArea* area, int64_t
     throw InvalidArgument(describe() + ": rank " + std::to_string(me) +
                           " is not in the subset it runs a stage on");
   }
-  Comm view(context_, seq_, op_, deadline_);
+  Comm view(context_, seq_, op_, deadline_, settings_);
   view.begun_ = true;  // the whole operation's begin() covers its stages
   view.sub_rank_ = static_cast<int>(at - members.begin());
   view.members_ = std::move(members);

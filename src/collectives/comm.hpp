@@ -28,11 +28,13 @@
 #include <chrono>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "collectives/op_kind.hpp"
+#include "collectives/settings.hpp"
 #include "transport/transport.hpp"
 
 namespace baton::collectives {
@@ -41,7 +43,10 @@ class Comm {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Comm(transport::Context& context, uint64_t seq, transport::OpDesc op, Clock::time_point deadline);
+  // `settings` (the group's, read once when it was set up) must outlive the
+  // Comm; null reads them from the environment now (algorithm tests).
+  Comm(transport::Context& context, uint64_t seq, transport::OpDesc op, Clock::time_point deadline,
+       const Settings* settings = nullptr);
 
   // A view of this operation over some of the group's ranks, for algorithms
   // that work in stages over parts of the group (hierarchical): `members` are
@@ -59,6 +64,8 @@ class Comm {
   const transport::OpDesc& op() const { return op_; }
   uint64_t seq() const { return seq_; }
   Clock::time_point deadline() const { return deadline_; }
+  // The collectives' tunables (settings.hpp).
+  const Settings& settings() const { return *settings_; }
 
   // This rank runs the operation with `algorithm` (collectives::Algorithm
   // + 1, as transport::OpDesc::algorithm); see Agreement above.
@@ -117,6 +124,8 @@ class Comm {
   }
 
   transport::Context& context_;
+  std::shared_ptr<const Settings> owned_settings_;  // only when none was given
+  const Settings* settings_;
   uint64_t seq_;
   transport::OpDesc op_;
   Clock::time_point deadline_;

@@ -10,15 +10,6 @@
 namespace baton::collectives {
 namespace {
 
-size_t positive(std::string_view variable) {
-  const int64_t value = config::get_int(variable);
-  if (value < 1) {
-    throw InvalidArgument(std::string(variable) + "=" + std::to_string(value) +
-                          " must be a positive integer");
-  }
-  return static_cast<size_t>(value);
-}
-
 Algorithm choose(Comm& comm, OpKind kind, size_t bytes, size_t count) {
   const bool shared = comm.shared_area() != nullptr;
   Algorithm algorithm = select_algorithm(
@@ -27,7 +18,8 @@ Algorithm choose(Comm& comm, OpKind kind, size_t bytes, size_t count) {
        .count = count,
        .world_size = comm.size(),
        .shared_memory = shared,
-       .hierarchical = !shared && kind == OpKind::kAllReduce && hierarchical_helps(comm.hosts())});
+       .hierarchical = !shared && kind == OpKind::kAllReduce && hierarchical_helps(comm.hosts())},
+      comm.settings());
   // An algorithm forced (BATON_ALGO_*) where the group cannot run it
   // (shared_memory without a shared area, hierarchical without hosts to
   // group) gives way to the collective's message algorithm; every rank of
@@ -56,15 +48,10 @@ size_t elements(size_t bytes, DType dtype) {
 
 }  // namespace
 
-Tuning tuning_from_config() {
-  return {.segment_bytes = positive("BATON_COLL_SEGMENT_BYTES"),
-          .pipeline_depth = positive("BATON_COLL_PIPELINE_DEPTH")};
-}
-
 Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
   const Algorithm a = choose(comm, OpKind::kAllReduce, data.size(), elements(data.size(), dtype));
   switch (a) {
-    case Algorithm::kRing: all_reduce_ring(comm, data, dtype, op, tuning_from_config()); break;
+    case Algorithm::kRing: all_reduce_ring(comm, data, dtype, op, comm.settings().tuning); break;
     case Algorithm::kRecursiveDoubling: all_reduce_recursive_doubling(comm, data, dtype, op); break;
     case Algorithm::kHierarchical: all_reduce_hierarchical(comm, data, dtype, op); break;
     case Algorithm::kSharedMemory: all_reduce_shared_memory(comm, data, dtype, op); break;
@@ -78,7 +65,7 @@ Algorithm run_broadcast(Comm& comm, Bytes data, int root) {
   if (a == Algorithm::kSharedMemory) {
     broadcast_shared_memory(comm, data, root);
   } else if (a == Algorithm::kBinomialTree) {
-    broadcast_binomial_tree(comm, data, root, tuning_from_config());
+    broadcast_binomial_tree(comm, data, root, comm.settings().tuning);
   } else {
     unreachable(comm, a);
   }
@@ -90,7 +77,7 @@ Algorithm run_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op, int root)
   if (a == Algorithm::kSharedMemory) {
     reduce_shared_memory(comm, data, dtype, op, root);
   } else if (a == Algorithm::kBinomialTree) {
-    reduce_binomial_tree(comm, data, dtype, op, root, tuning_from_config());
+    reduce_binomial_tree(comm, data, dtype, op, root, comm.settings().tuning);
   } else {
     unreachable(comm, a);
   }
@@ -102,7 +89,7 @@ Algorithm run_all_gather(Comm& comm, ConstBytes input, std::span<const Bytes> ou
   if (a == Algorithm::kSharedMemory) {
     all_gather_shared_memory(comm, input, outputs);
   } else if (a == Algorithm::kRing) {
-    all_gather_ring(comm, input, outputs, tuning_from_config());
+    all_gather_ring(comm, input, outputs, comm.settings().tuning);
   } else {
     unreachable(comm, a);
   }
@@ -130,7 +117,7 @@ Algorithm run_reduce_scatter(Comm& comm, std::span<const ConstBytes> inputs, Byt
   if (a == Algorithm::kSharedMemory) {
     reduce_scatter_shared_memory(comm, inputs, output, dtype, op);
   } else if (a == Algorithm::kRing) {
-    reduce_scatter_ring(comm, inputs, output, dtype, op, tuning_from_config());
+    reduce_scatter_ring(comm, inputs, output, dtype, op, comm.settings().tuning);
   } else {
     unreachable(comm, a);
   }

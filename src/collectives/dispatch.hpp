@@ -1,14 +1,13 @@
 // Dispatch: the collective entry points a backend calls. Each chooses an
 // algorithm (select.hpp) from the buffer sizes and the group, runs it with
-// the configured Tuning, and returns which algorithm ran (for logs and
+// the group's Settings (comm.settings()), and returns which algorithm ran (for logs and
 // baton-bench).
 //
 // Arguments, blocking, timeouts and errors are those of the algorithm
 // functions in algorithms.hpp: each blocks until this rank's part of the
 // collective is done or the Comm's deadline passes (TimeoutError naming the
 // ranks still missing), and on any failure aborts the group's context before
-// rethrowing. Additionally InvalidArgument for a malformed BATON_ALGO_* or
-// tuning variable, before anything is sent.
+// rethrowing.
 //
 // Thread safety: as algorithms.hpp (one call owns its Comm).
 #pragma once
@@ -17,10 +16,6 @@
 #include "collectives/select.hpp"
 
 namespace baton::collectives {
-
-// BATON_COLL_SEGMENT_BYTES and BATON_COLL_PIPELINE_DEPTH; InvalidArgument
-// when either is not a positive integer.
-Tuning tuning_from_config();
 
 Algorithm run_all_reduce(Comm& comm, Bytes data, DType dtype, ReduceOp op);
 Algorithm run_broadcast(Comm& comm, Bytes data, int root);

@@ -3,19 +3,17 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "baton/error.hpp"
+#include "collectives/settings.hpp"
 #include "core/config.hpp"
 
 namespace baton::collectives {
 namespace {
 
 constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kRecursiveDoubling,
-                                    Algorithm::kSharedMemory,
-                                    Algorithm::kHierarchical};
+                                    Algorithm::kSharedMemory, Algorithm::kHierarchical};
 constexpr Algorithm kTree[] = {Algorithm::kBinomialTree, Algorithm::kSharedMemory};
 constexpr Algorithm kRingOrShared[] = {Algorithm::kRing, Algorithm::kSharedMemory};
 constexpr Algorithm kDirectOnly[] = {Algorithm::kDirect};
@@ -31,36 +29,22 @@ std::string normalized(std::string text) {
   return text;
 }
 
-// The forced algorithm, or nothing for "auto".
-bool forced(OpKind kind, Algorithm* out) {
-  const std::string_view variable = algorithm_variable(kind);
-  // Fast path, once per collective: unset or "auto" (variable is a literal,
-  // so NUL-terminated).
-  const char* raw = std::getenv(variable.data());
-  if (raw == nullptr || *raw == '\0' || std::strcmp(raw, "auto") == 0) return false;
-  const std::string value = normalized(config::get_string(variable));
-  if (value == "auto" || value.empty()) return false;
-  for (Algorithm a : algorithms_for(kind)) {
-    if (value == algorithm_name(a)) {
-      *out = a;
-      return true;
-    }
-  }
-  std::string choices = "auto";
-  for (Algorithm a : algorithms_for(kind)) choices += ", " + std::string(algorithm_name(a));
-  throw InvalidArgument(std::string(variable) + "='" + value + "' is not a " +
-                        std::string(op_kind_name(kind)) + " algorithm (expected one of " + choices +
-                        ")");
-}
-
-Algorithm choose_all_reduce(const OpShape& shape) {
+Algorithm choose_all_reduce(const OpShape& shape, const Settings& settings) {
   if (shape.hierarchical) return Algorithm::kHierarchical;
-  const auto small =
-      static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_SMALL_BYTES")));
-  if (shape.bytes < small || shape.count < static_cast<size_t>(std::max(1, shape.world_size))) {
+  if (shape.bytes < settings.all_reduce_small_bytes ||
+      shape.count < static_cast<size_t>(std::max(1, shape.world_size))) {
     return Algorithm::kRecursiveDoubling;
   }
   return Algorithm::kRing;
+}
+
+size_t positive(std::string_view variable) {
+  const int64_t value = config::get_int(variable);
+  if (value < 1) {
+    throw InvalidArgument(std::string(variable) + "=" + std::to_string(value) +
+                          " must be a positive integer");
+  }
+  return static_cast<size_t>(value);
 }
 
 }  // namespace
@@ -112,15 +96,49 @@ std::string_view algorithm_variable(OpKind kind) {
                         " is not a collective and has no algorithm");
 }
 
+std::optional<Algorithm> parse_algorithm(OpKind kind, std::string_view variable,
+                                         std::string value) {
+  value = normalized(std::move(value));
+  if (value == "auto" || value.empty()) return std::nullopt;
+  for (Algorithm a : algorithms_for(kind)) {
+    if (value == algorithm_name(a)) return a;
+  }
+  std::string choices = "auto";
+  for (Algorithm a : algorithms_for(kind)) choices += ", " + std::string(algorithm_name(a));
+  throw InvalidArgument(std::string(variable) + "='" + value + "' is not a " +
+                        std::string(op_kind_name(kind)) + " algorithm (expected one of " + choices +
+                        ")");
+}
+
+Settings Settings::from_config() {
+  Settings s;
+  s.tuning = {.segment_bytes = positive("BATON_COLL_SEGMENT_BYTES"),
+              .pipeline_depth = positive("BATON_COLL_PIPELINE_DEPTH")};
+  s.all_reduce_small_bytes =
+      static_cast<size_t>(std::max<int64_t>(0, config::get_int("BATON_ALL_REDUCE_SMALL_BYTES")));
+  for (size_t k = 0; k < s.forced.size(); ++k) {
+    const auto kind = static_cast<OpKind>(k);
+    if (kind == OpKind::kPointToPoint) continue;
+    const std::string_view variable = algorithm_variable(kind);
+    s.forced[k] = parse_algorithm(kind, variable, config::get_string(variable));
+  }
+  return s;
+}
+
 Algorithm select_algorithm(OpKind kind, const OpShape& shape) {
-  Algorithm chosen{};
-  if (forced(kind, &chosen)) return chosen;
+  return select_algorithm(kind, shape, Settings::from_config());
+}
+
+Algorithm select_algorithm(OpKind kind, const OpShape& shape, const Settings& settings) {
+  if (kind == OpKind::kPointToPoint) (void)algorithm_variable(kind);  // throws
+  const auto index = static_cast<size_t>(kind);
+  if (index < settings.forced.size() && settings.forced[index]) return *settings.forced[index];
   const auto choices = algorithms_for(kind);
   if (shape.shared_memory &&
       std::find(choices.begin(), choices.end(), Algorithm::kSharedMemory) != choices.end()) {
     return Algorithm::kSharedMemory;
   }
-  if (kind == OpKind::kAllReduce) return choose_all_reduce(shape);
+  if (kind == OpKind::kAllReduce) return choose_all_reduce(shape, settings);
   return choices.front();
 }
 

@@ -13,13 +13,14 @@
 // binomial_tree, ...) forces a choice for benchmarking; every rank of a
 // group must be given the same value. docs/algorithms.md has the table.
 //
-// Thread safety: pure functions of their arguments and the environment
-// (read at each call).
+// Thread safety: pure functions of their arguments.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "collectives/op_kind.hpp"
@@ -59,10 +60,18 @@ struct OpShape {
   bool hierarchical = false;
 };
 
-// The algorithm to run `kind` with. Does not block. Throws InvalidArgument
-// when the override variable holds something other than "auto" or one of
-// algorithms_for(kind) (the message names the variable and the choices), or
-// when kind is kPointToPoint.
+struct Settings;
+
+// The algorithm to run `kind` with, under `settings` (settings.hpp; the
+// overload without reads them from the environment now). Does not block.
+// Throws InvalidArgument when kind is kPointToPoint, and (the overload
+// without settings) for a malformed BATON_ALGO_* variable.
+Algorithm select_algorithm(OpKind kind, const OpShape& shape, const Settings& settings);
 Algorithm select_algorithm(OpKind kind, const OpShape& shape);
+
+// The algorithm `value` names for `kind`, nullopt for "auto" or empty
+// (case and surrounding spaces ignored). InvalidArgument naming `variable`
+// and the choices otherwise.
+std::optional<Algorithm> parse_algorithm(OpKind kind, std::string_view variable, std::string value);
 
 }  // namespace baton::collectives

@@ -185,23 +185,23 @@ TEST_F(SelectTest, PointToPointHasNoAlgorithm) {
 }
 
 TEST_F(SelectTest, TuningComesFromTheEnvironment) {
-  const collectives::Tuning defaults = collectives::tuning_from_config();
+  const collectives::Tuning defaults = collectives::Settings::from_config().tuning;
   EXPECT_EQ(defaults.segment_bytes, 524288u);
   EXPECT_EQ(defaults.pipeline_depth, 4u);
   {
     ScopedEnv segment("BATON_COLL_SEGMENT_BYTES", "4096");
     ScopedEnv depth("BATON_COLL_PIPELINE_DEPTH", "2");
-    const collectives::Tuning t = collectives::tuning_from_config();
+    const collectives::Tuning t = collectives::Settings::from_config().tuning;
     EXPECT_EQ(t.segment_bytes, 4096u);
     EXPECT_EQ(t.pipeline_depth, 2u);
   }
   {
     ScopedEnv segment("BATON_COLL_SEGMENT_BYTES", "0");
-    EXPECT_THROW(collectives::tuning_from_config(), InvalidArgument);
+    EXPECT_THROW(collectives::Settings::from_config().tuning, InvalidArgument);
   }
   {
     ScopedEnv depth("BATON_COLL_PIPELINE_DEPTH", "many");
-    EXPECT_THROW(collectives::tuning_from_config(), InvalidArgument);
+    EXPECT_THROW(collectives::Settings::from_config().tuning, InvalidArgument);
   }
 }
 

@@ -66,6 +66,7 @@ NativeBackend::NativeBackend(std::unique_ptr<transport::Context> context, Native
       size_(context->size()),
       transport_name_(context->name()),
       options_(std::move(options)),
+      settings_(collectives::Settings::from_config()),
       context_(std::move(context)) {
   for (int r = 0; r < size_; ++r) {
     peer_transports_.push_back(r == rank_ ? std::string("self") : context_->peer_transport(r));
@@ -221,7 +222,7 @@ std::exception_ptr NativeBackend::execute(Op& op, bool just_issued) {
                          ": the operations issued before it took that long");
     }
     std::shared_lock lock(context_mu_);
-    collectives::Comm comm(*context_, op.seq, op.desc, op.deadline);
+    collectives::Comm comm(*context_, op.seq, op.desc, op.deadline, &settings_);
     op.body(comm);
   } catch (...) {
     error = std::current_exception();

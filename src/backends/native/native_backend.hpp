@@ -53,6 +53,7 @@
 #include "backends/work_state.hpp"
 #include "baton/store.hpp"
 #include "collectives/comm.hpp"
+#include "collectives/settings.hpp"
 #include "transport/transport.hpp"
 
 namespace baton::backends::native {
@@ -142,6 +143,8 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   const int size_;
   const std::string transport_name_;
   const NativeOptions options_;
+  // The collectives' tunables (BATON_ALGO_*, segment sizes), read once.
+  const collectives::Settings settings_;
 
   // Held shared by every use of context_, exclusively to destroy it.
   mutable std::shared_mutex context_mu_;

@@ -60,7 +60,7 @@ void all_reduce_hierarchical(Comm& comm, Bytes data, DType dtype, ReduceOp op) {
     }
   }
   const ReduceOp partial = op == ReduceOp::AVG ? ReduceOp::SUM : op;
-  const Tuning tuning = tuning_from_config();
+  const Tuning tuning = comm.settings().tuning;
   transport::SharedArea* area = comm.host_area();
 
   if (local.size() > 1) {
