@@ -31,6 +31,7 @@ constexpr Tunable kTunables[] = {
     {"BATON_SHM_SINGLE_COPY_BYTES", "1048576", "Smallest message (bytes) the shared-memory transport sends by single copy; above the collectives' 512 KiB segments, so they pipeline through the rings"},
     {"BATON_SHM_AREA_BYTES", "65536", "Bytes of each of the 16 buffers per rank of the shared area, where the shared_memory collectives copy and reduce (chunks of this size); 0 turns the area and those collectives off"},
     {"BATON_SPIN_US", "2000", "Microseconds a waiting thread (a request, a Work, the shared-memory progress thread with requests in flight) polls, yielding its core, before it sleeps; waking a sleeper is slow on small VMs"},
+    {"BATON_TCP_CALLER_POLL", "1", "1: a thread waiting on a tcp request reads and writes that peer's socket itself while it spins (the progress thread steps aside), so a small message never waits for the progress thread to wake; 0: only the progress thread touches sockets"},
     {"BATON_MISMATCH_CHECK", "100ms", "A collective that has waited this long asks the group's other ranks which operation they run, so ranks that disagree (op, dtype, count, reduce op, root, algorithm) fail with MismatchError within about this time instead of at the timeout; 0 turns the probes off"},
     {"BATON_ALGO_ALL_REDUCE", "auto", "all_reduce algorithm: auto (by size and transport), ring, recursive_doubling, shared_memory or hierarchical; for benchmarking, same value on every rank"},
     {"BATON_ALGO_BROADCAST", "auto", "broadcast algorithm: auto, binomial_tree or shared_memory (ranks of one host)"},

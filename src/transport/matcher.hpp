@@ -47,8 +47,9 @@
 //
 // Threads: post() is called by user threads and may complete the request
 // inline (copying a buffered message); on_header/on_payload/drop by the
-// transport's progress thread, one message at a time per source. While a
-// Delivery is in flight, its target buffer belongs to the progress thread.
+// thread that reads the source's stream (the transport's progress thread, or
+// a caller driving it), one message at a time per source. While a Delivery
+// is in flight, its target buffer belongs to that reader.
 // on_space() is called without the matcher's lock held, from either thread.
 //
 // Thread safety: every method may be called from any thread.

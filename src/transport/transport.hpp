@@ -45,7 +45,9 @@
 // Thread safety: isend, irecv, abort and progress may be called from any thread.
 // Requests complete on the transport's progress thread, or on the calling
 // thread when isend finds an idle connection and writes the whole message at
-// once, or when irecv matches a message that has already arrived.
+// once, or when irecv matches a message that has already arrived, or on a
+// thread that waits on a request and drives the transport itself (its
+// Driver, transport/request.hpp).
 #pragma once
 
 #include <chrono>
@@ -167,7 +169,7 @@ class Context {
   // queued, completing requests on the calling thread, and tells the
   // progress thread to step aside while someone polls. Returns true when it
   // did something. drives_progress() says whether calling it helps; the
-  // default transport (tcp: the epoll thread) answers false.
+  // default answers false (tcp: its requests' Driver polls instead).
   virtual bool drives_progress() const { return false; }
   virtual bool progress(int /*peer*/) { return false; }
 

@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <future>
+
 #include "baton/hash_store.hpp"
 #include "core/net_interface.hpp"
 #include "core/socket.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tests/transport/transport_suite.hpp"
+#include "transport/tcp/context.hpp"
 #include "transport/tcp/factory.hpp"
 #include "transport/tcp/handshake.hpp"
 #include "transport/tcp/listener.hpp"
@@ -239,6 +242,69 @@ TEST_F(TcpSetupTest, ContextsOfThreadsInOneProcess) {
         store_barrier(store, "end", rank, size);
       },
       {.mode = baton::testing::RankMode::kThreads, .timeout = 60s});
+}
+
+// Caller-driven progress: with both ranks' progress threads blocked, ranks
+// that wait on their requests still exchange small messages and a large one
+// (more than the socket buffers hold, streamed into the posted receive),
+// reading and writing the sockets themselves.
+TEST_F(TcpSetupTest, WaitingCallersProgressWhileTheProgressThreadIsBlocked) {
+  const std::string path = store_path();
+  baton::testing::run_ranks(2, [&](int rank, int size) {
+    FileStore store(path, FileStoreOptions{.timeout = 30s, .job_id = "suite"});
+    TcpOptions options;
+    options.job_id = "jobP";
+    options.timeout = 30s;
+    auto ctx = make_tcp_context(store, "g", rank, size, options);
+    auto* tcp_ctx = dynamic_cast<tcp::TcpContext*>(ctx.get());
+    ASSERT_NE(tcp_ctx, nullptr);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> blocked;
+    tcp_ctx->run_on_progress_thread([&blocked, released] {
+      blocked.set_value();
+      released.wait();
+    });
+    blocked.get_future().wait();
+    // Waits in 1 ms slices: each slice polls (a sleeping waiter would need
+    // the blocked progress thread to wake it).
+    auto wait_polling = [](const RequestPtr& r) {
+      const auto deadline = Clock::now() + 20s;
+      while (!r->wait_until(std::min(deadline, Clock::now() + 1ms)) && Clock::now() < deadline) {
+      }
+      ASSERT_TRUE(r->done()) << "request did not complete with the progress thread blocked";
+      ASSERT_EQ(r->error(), nullptr);
+    };
+    const int peer = 1 - rank;
+    constexpr int kRounds = 200;
+    std::vector<std::byte> small(8);
+    for (int i = 0; i < kRounds; ++i) {
+      const auto payload = pattern(8, static_cast<uint64_t>(i));
+      if (rank == 0) wait_polling(ctx->isend(peer, p2p(0), payload));
+      auto r = ctx->irecv(peer, p2p(0), small);
+      wait_polling(r);
+      expect_pattern(small, 8, static_cast<uint64_t>(i));
+      if (rank == 1) wait_polling(ctx->isend(peer, p2p(0), payload));
+    }
+    constexpr size_t kLarge = 16u << 20;
+    if (rank == 1) {
+      std::vector<std::byte> large(kLarge);
+      auto r = ctx->irecv(peer, p2p(1), large);
+      wait_polling(ctx->isend(peer, p2p(2), small));  // "posted"
+      wait_polling(r);
+      expect_pattern(large, kLarge, 7);
+    } else {
+      wait_polling(ctx->irecv(peer, p2p(2), small));
+      const auto payload = pattern(kLarge, 7);
+      wait_polling(ctx->isend(peer, p2p(1), payload));
+    }
+    // Most receives were posted before their message was read, so a caller's
+    // poll completed them (a message read while its rank waited on a send
+    // is buffered and copied when the receive is posted, also on the caller).
+    EXPECT_GE(tcp_ctx->caller_receives(), static_cast<uint64_t>(kRounds / 2));
+    release.set_value();
+    store_barrier(store, "end", rank, size);
+  });
 }
 
 TEST(TcpListenHostTest, ConfiguredThenMasterAddrThenLoopback) {

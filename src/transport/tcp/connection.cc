@@ -22,6 +22,14 @@ constexpr size_t kStagingSize = 64 * 1024;
 constexpr int kMaxIov = 64;
 // Reads per readiness event before giving other connections a turn.
 constexpr int kMaxReadsPerEvent = 32;
+// The progress thread steps aside for callers that polled this recently.
+constexpr auto kStepAside = std::chrono::microseconds(200);
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -40,7 +48,8 @@ Connection::~Connection() = default;
 
 void Connection::start() {
   std::lock_guard lock(interest_mu_);
-  loop_.add(fd_.get(), EPOLLIN | EPOLLRDHUP, [this](uint32_t events) { on_events(events); });
+  applied_ = EPOLLIN | EPOLLRDHUP;
+  loop_.add(fd_.get(), applied_, [this](uint32_t events) { on_events(events); });
   registered_ = true;
 }
 
@@ -60,9 +69,94 @@ void Connection::set_interest(int read, int write) {
     want_write_ = write != 0;
     changed = true;
   }
-  if (!changed || !registered_) return;
-  const uint32_t mask = EPOLLRDHUP | (want_read_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
+  if (changed) apply_interest_locked();
+}
+
+void Connection::apply_interest_locked() {
+  uint32_t mask = want_write_ ? EPOLLOUT : 0u;
+  if (!parked_) mask |= EPOLLRDHUP | (want_read_ ? EPOLLIN : 0u);
+  if (!registered_ || mask == applied_) return;
+  applied_ = mask;
   loop_.modify(fd_.get(), mask);
+}
+
+// ---------------------------------------------------------------- caller-driven progress
+
+bool Connection::poll() {
+  bool moved = false;
+  {
+    Completions done;
+    std::unique_lock lock(send_mu_, std::try_to_lock);
+    if (lock && !send_closed_ && !sendq_.empty()) {
+      const size_t queued = sendq_.size();
+      const size_t written = sendq_.front().written;
+      after_flush_locked(flush_locked(done));
+      moved = sendq_.size() != queued || (!sendq_.empty() && sendq_.front().written != written);
+    }
+    if (lock) lock.unlock();
+    for (auto& [r, bytes] : done) r->complete(peer_, bytes);
+  }
+  std::unique_lock lock(recv_mu_, std::try_to_lock);
+  if (!lock) return moved;
+  polled_at_ns_.store(now_ns(), std::memory_order_relaxed);
+  // An abort frame being read is the loop's (it aborts the context).
+  if (handback_ || state_ == ReadState::kClosed || state_ == ReadState::kWaiting ||
+      (state_ == ReadState::kPayload && header_.type != FrameType::kData)) {
+    return moved;
+  }
+  caller_mode_ = true;
+  moved = on_readable(EPOLLIN) || moved;
+  caller_mode_ = false;
+  if (handback_) {
+    lock.unlock();
+    loop_.defer([this] {
+      std::lock_guard relock(recv_mu_);
+      if (state_ != ReadState::kClosed) on_readable(EPOLLIN);
+    });
+  }
+  return moved;
+}
+
+void Connection::broken(const std::exception_ptr& error) {
+  if (!caller_mode_) {
+    fail(error);
+    return;
+  }
+  handback_ = true;
+  if (!handback_error_) handback_error_ = error;
+}
+
+void Connection::take_back() {
+  if (!handback_) return;
+  handback_ = false;
+  const std::exception_ptr error = std::move(handback_error_);
+  handback_error_ = nullptr;
+  if (error) fail(error);
+}
+
+bool Connection::callers_polling() const {
+  return now_ns() - polled_at_ns_.load(std::memory_order_relaxed) <
+         std::chrono::nanoseconds(kStepAside).count();
+}
+
+void Connection::park() {
+  {
+    std::lock_guard lock(interest_mu_);
+    if (parked_ || !registered_) return;
+    parked_ = true;
+    apply_interest_locked();
+  }
+  loop_.schedule(EventLoop::Clock::now() + kStepAside, [this] { check_unpark(); });
+}
+
+void Connection::check_unpark() {
+  if (callers_polling()) {
+    loop_.schedule(EventLoop::Clock::now() + kStepAside, [this] { check_unpark(); });
+    return;
+  }
+  std::lock_guard lock(interest_mu_);
+  parked_ = false;
+  apply_interest_locked();
 }
 
 // ---------------------------------------------------------------- sending
@@ -138,7 +232,10 @@ void Connection::after_flush_locked(FlushResult result) {
       send_error_ = closed_error(net::error_text(write_errno_));
       set_interest(-1, 0);
       // fail() needs send_mu_, which the caller holds: run it on the loop.
-      loop_.defer([this, error = send_error_] { fail(error); });
+      loop_.defer([this, error = send_error_] {
+        std::lock_guard rx(recv_mu_);
+        fail(error);
+      });
       return;
     }
   }
@@ -160,12 +257,21 @@ void Connection::on_writable() {
 // ---------------------------------------------------------------- receiving
 
 void Connection::on_events(uint32_t events) {
-  if (state_ == ReadState::kClosed) return;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(events);
-  if (state_ != ReadState::kClosed && (events & EPOLLOUT)) on_writable();
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (!(events & (EPOLLHUP | EPOLLERR)) && callers_polling()) {
+      park();  // a waiting caller reads it (see connection.hpp)
+    } else {
+      std::lock_guard rx(recv_mu_);
+      if (state_ != ReadState::kClosed) on_readable(events);
+    }
+  }
+  if (events & EPOLLOUT) on_writable();  // the send side has its own lock
 }
 
-void Connection::on_readable(uint32_t events) {
+bool Connection::on_readable(uint32_t events) {
+  if (!caller_mode_) take_back();
+  if (state_ == ReadState::kClosed) return false;
+  bool moved = false;
   if (state_ == ReadState::kWaiting) {
     // Not reading: only a hang-up brings us here. What the peer sent after
     // the waiting message is still in the kernel and is lost with it.
@@ -174,10 +280,10 @@ void Connection::on_readable(uint32_t events) {
           "while its messages waited for receives to be posted: the unexpected-message "
           "bound BATON_UNEXPECTED_BYTES was reached, and messages not yet read are lost"));
     }
-    return;
+    return false;
   }
   for (int i = 0; i < kMaxReadsPerEvent; ++i) {
-    if (!process_staged()) return;
+    if (!process_staged()) return moved;
     if (begin_ == end_) {
       begin_ = end_ = 0;
     } else if (begin_ > kStagingSize / 2) {
@@ -201,44 +307,53 @@ void Connection::on_readable(uint32_t events) {
     const ssize_t r = ::readv(fd_.get(), iov, n);
     if (r == 0) {
       const bool mid_frame = state_ == ReadState::kPayload || staged() > 0;
-      fail(closed_error(
+      broken(closed_error(
           goodbye_    ? "it shut down its transport context"
           : mid_frame ? "end of stream in the middle of a message: the process exited or was killed"
                       : "end of stream without a goodbye: the process exited or was killed"));
-      return;
+      return moved;
     }
     if (r < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      fail(closed_error(net::error_text(errno)));
-      return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return moved;
+      broken(closed_error(net::error_text(errno)));
+      return moved;
     }
+    moved = true;
     const auto got = static_cast<size_t>(r);
     const size_t into_target = std::min(got, direct);
     payload_done_ += into_target;
     end_ += got - into_target;
     if (direct > 0 && payload_done_ == header_.length) finish_payload();
-    if (state_ == ReadState::kClosed) return;
+    if (state_ == ReadState::kClosed) return moved;
     if (got < direct + room) {  // the socket is drained; epoll tells us when more arrives
       process_staged();
-      return;
+      return moved;
     }
   }
+  return moved;
 }
 
 bool Connection::process_staged() {
   for (;;) {
+    if (handback_) return false;
     switch (state_) {
       case ReadState::kHeader: {
         if (staged() < kFrameHeaderSize) return true;
+        FrameHeader header;
         try {
-          header_ = decode_frame_header(std::span<const std::byte, kFrameHeaderSize>(
-                                            staging_.get() + begin_, kFrameHeaderSize),
-                                        peer_, world_size_);
+          header = decode_frame_header(std::span<const std::byte, kFrameHeaderSize>(
+                                           staging_.get() + begin_, kFrameHeaderSize),
+                                       peer_, world_size_);
         } catch (...) {
-          fail(std::current_exception());
+          broken(std::current_exception());
           return false;
         }
+        if (caller_mode_ && header.type == FrameType::kAbort) {
+          handback_ = true;  // left staged: the loop reads it and aborts the context
+          return false;
+        }
+        header_ = header;
         begin_ += kFrameHeaderSize;
         if (!start_frame()) return false;
         break;
@@ -307,10 +422,14 @@ void Connection::finish_payload() {
   }
   Delivery d = std::move(delivery_);
   delivery_ = Delivery{};
+  if (caller_mode_ && d.kind == Delivery::Kind::kDirect)
+    caller_receives_.fetch_add(1, std::memory_order_relaxed);
   matcher_.on_payload(d);
 }
 
 void Connection::resume() {
+  std::lock_guard rx(recv_mu_);
+  take_back();
   if (state_ != ReadState::kWaiting) return;
   delivery_ = matcher_.on_header(peer_, header_.envelope, header_.length);
   if (delivery_.kind == Delivery::Kind::kWait) return;
@@ -351,6 +470,8 @@ void Connection::fail(const std::exception_ptr& error) {
 }
 
 void Connection::abort(const std::exception_ptr& why, bool tell_peer) {
+  std::lock_guard rx(recv_mu_);
+  take_back();
   if (state_ == ReadState::kClosed) return;
   // Receive side: the message being filled fails; its bytes are discarded.
   if (state_ == ReadState::kPayload && header_.type == FrameType::kData)
@@ -360,13 +481,14 @@ void Connection::abort(const std::exception_ptr& why, bool tell_peer) {
     state_ = ReadState::kPayload;
     set_interest(1, -1);
     loop_.defer([this] {
+      std::lock_guard relock(recv_mu_);
       if (state_ != ReadState::kClosed) process_staged();
     });
   }
   // Send side.
   Completions failed;
   {
-    std::lock_guard lock(send_mu_);
+    std::lock_guard send_lock(send_mu_);
     if (send_closed_) return;
     for (auto it = sendq_.begin(); it != sendq_.end();) {
       if (it->written > 0) {
@@ -402,6 +524,9 @@ void Connection::abort(const std::exception_ptr& why, bool tell_peer) {
 }
 
 void Connection::close(const std::exception_ptr& why) {
+  std::lock_guard rx(recv_mu_);
+  handback_ = false;  // closing anyway
+  handback_error_ = nullptr;
   if (state_ == ReadState::kClosed) return;
   const ReadState was = state_;
   state_ = ReadState::kClosed;

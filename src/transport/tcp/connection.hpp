@@ -13,7 +13,7 @@
 // no faster than autotuning.
 // TCP_NODELAY is on for every connection.
 //
-// Receiving (progress thread only): bytes are read into a small staging
+// Receiving: bytes are read into a small staging
 // buffer, from which headers are decoded and validated and small payloads
 // copied; the payload of a large message is read straight into its target
 // (the posted receive's buffer, or the matcher's buffer for an early
@@ -29,10 +29,25 @@
 // An abort frame from the peer is reported to the owner, which aborts the
 // whole context with the peer's reason.
 //
-// Thread safety: send() and peer() from any thread; everything else on the
-// loop thread.
+// Caller-driven progress (poll(), docs/thread_model.md): a thread waiting on
+// a request of this connection reads the socket itself instead of waiting
+// for the progress thread to wake. One thread at a time owns the receive
+// side (recv_mu_): a caller's poll() try-locks it for one non-blocking pass,
+// the progress thread locks it for its handlers. While callers poll (the
+// last poll is under 200 us old) the progress thread steps aside: the first
+// time it is woken for reading it takes EPOLLIN off the socket ("parks"),
+// and a timer puts it back once the polls stop. A hang-up or error event is
+// still handled by the progress thread. A caller never runs what only the
+// progress thread may (closing the socket on EOF or a read error, an abort
+// frame, a header that fails to decode): it leaves the bytes or the error
+// where they are, hands the receive side back and defers the rest to the
+// progress thread.
+//
+// Thread safety: send(), poll() and peer() from any thread (poll() never
+// from the loop thread); everything else on the loop thread.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -78,6 +93,14 @@ class Connection {
   void send(const Envelope& envelope, std::span<const std::byte> payload,
             const RequestPtr& request);
 
+  // Caller-driven progress, any thread but the loop's: writes queued sends
+  // and reads what has arrived, without blocking, completing requests on
+  // the calling thread. Returns at once when another thread holds the
+  // receive side. Returns whether it moved any bytes.
+  bool poll();
+  // Receives that a caller's poll() completed (for tests).
+  uint64_t caller_receives() const { return caller_receives_.load(std::memory_order_relaxed); }
+
   // Loop thread: a receive was posted or buffered bytes were released; a
   // message told to wait may now find room.
   void resume();
@@ -106,8 +129,19 @@ class Connection {
   using Completions = std::vector<std::pair<RequestPtr, size_t>>;  // request, payload bytes
 
   void on_events(uint32_t events);
-  void on_readable(uint32_t events);
+  // Reads and consumes what has arrived; returns whether bytes were read.
+  // REQUIRES(recv_mu_)
+  bool on_readable(uint32_t events);
   void on_writable();
+  // The receive side failed: fail() on the loop thread; a polling caller
+  // hands the error back to the loop instead. REQUIRES(recv_mu_)
+  void broken(const std::exception_ptr& error);
+  // Loop thread, REQUIRES(recv_mu_): runs what a caller handed back.
+  void take_back();
+  // Loop thread: caller-driven progress is under way; see above.
+  bool callers_polling() const;
+  void park();
+  void check_unpark();
   // Consumes staged bytes; false when reading must stop (waiting or closed).
   bool process_staged();
   bool start_frame();
@@ -119,6 +153,7 @@ class Connection {
   FlushResult flush_locked(Completions& done);  // REQUIRES(send_mu_)
   void after_flush_locked(FlushResult result);  // REQUIRES(send_mu_)
   void set_interest(int read, int write);       // -1 keeps the current setting
+  void apply_interest_locked();                 // REQUIRES(interest_mu_)
   size_t staged() const { return end_ - begin_; }
 
   EventLoop& loop_;
@@ -141,8 +176,20 @@ class Connection {
   bool registered_ = false;  // GUARDED_BY(interest_mu_)
   bool want_read_ = true;    // GUARDED_BY(interest_mu_)
   bool want_write_ = false;  // GUARDED_BY(interest_mu_)
+  bool parked_ = false;      // GUARDED_BY(interest_mu_): EPOLLIN off while callers poll
+  uint32_t applied_ = 0;     // GUARDED_BY(interest_mu_): the mask epoll has
 
-  // Receive side (loop thread).
+  // Caller-driven progress: when a caller last polled (steady clock, ns).
+  std::atomic<int64_t> polled_at_ns_{0};
+  std::atomic<uint64_t> caller_receives_{0};
+
+  // Receive side: everything below is GUARDED_BY(recv_mu_), held by the
+  // loop thread's handlers or by one polling caller (recursive: a handler
+  // that aborts the context re-enters its own connection).
+  std::recursive_mutex recv_mu_;
+  bool caller_mode_ = false;           // a caller's poll() is reading
+  bool handback_ = false;              // the loop must take over (take_back)
+  std::exception_ptr handback_error_;  // what a caller found: the loop fails with it
   std::unique_ptr<std::byte[]> staging_;
   size_t begin_ = 0;
   size_t end_ = 0;

@@ -109,6 +109,9 @@ TcpContext::TcpContext(Store& store, const std::string& group_key, int rank, int
       peers_(static_cast<size_t>(size)),
       loop_("tcp rank " + std::to_string(rank) + " group '" + group_key + "'") {
   if (size_ == 1) return;
+  if (config::get_int("BATON_TCP_CALLER_POLL") != 0) {
+    driver_ = std::make_shared<Driver>([this](int peer) { return poll(peer); });
+  }
   const auto timeout =
       options.timeout.count() > 0 ? options.timeout : config::get_duration("BATON_TIMEOUT");
   setup_mesh(store, options, Clock::now() + timeout);
@@ -122,6 +125,7 @@ TcpContext::~TcpContext() {
       "the tcp transport of " + describe() + " was destroyed while this request was pending"));
   matcher_.fail_all(why);
   failed_.store(true, std::memory_order_release);
+  if (driver_) driver_->detach();  // no caller polls a connection from here on
   try {
     loop_.run_sync([&] {
       if (listener_) listener_->close();
@@ -385,6 +389,7 @@ RequestPtr TcpContext::isend(int peer, const Envelope& envelope,
       return request;
     }
   }
+  attach_driver(*request, peer);  // before send(): the request is shared from there on
   peers_[static_cast<size_t>(peer)]->send(envelope, payload, request);
   return request;
 }
@@ -397,8 +402,35 @@ RequestPtr TcpContext::irecv(int peer, const Envelope& envelope, std::span<std::
         describe() + " cannot receive from rank " + std::to_string(peer) + ": " + problem)));
     return request;
   }
+  // Before post(): the request is shared (with the matcher) from there on.
+  attach_driver(*request, peer);
   matcher_.post(peer, envelope, buffer, request);
   return request;
+}
+
+void TcpContext::attach_driver(Request& request, int peer) {
+  if (driver_) request.set_driver(driver_, peer);
+}
+
+uint64_t TcpContext::caller_receives() const {
+  uint64_t n = 0;
+  for (const auto& connection : peers_) {
+    if (connection) n += connection->caller_receives();
+  }
+  return n;
+}
+
+bool TcpContext::poll(int peer) {
+  if (loop_.in_loop_thread()) return false;
+  bool moved = false;
+  if (peer != kAnySource) {
+    moved = peers_[static_cast<size_t>(peer)]->poll();
+  } else {
+    for (auto& connection : peers_) {
+      if (connection) moved = connection->poll() || moved;
+    }
+  }
+  return moved;
 }
 
 void TcpContext::abort(std::exception_ptr why) {

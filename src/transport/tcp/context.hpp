@@ -14,6 +14,12 @@
 //  - the destructor fails whatever is pending with ConnectionError, says
 //    goodbye to every peer, closes the sockets and joins the progress thread.
 //
+// Caller-driven progress: every request carries the context's Driver
+// (transport/request.hpp), so a thread waiting on it polls the peer's
+// connection itself (Connection::poll) while it spins, and a small message
+// completes without waking the progress thread; BATON_TCP_CALLER_POLL=0
+// leaves all reading to the progress thread.
+//
 // Thread safety: as transport.hpp (isend, irecv, abort from any thread).
 #pragma once
 
@@ -50,6 +56,12 @@ class TcpContext final : public Context {
   void abort(std::exception_ptr why) override;
   void begin_op(uint64_t seq, const OpDesc& op) override { matcher_.begin_op(seq, op); }
 
+  // For tests: runs fn on the progress thread (e.g. one that blocks it, to
+  // show that waiting callers progress on their own).
+  void run_on_progress_thread(std::function<void()> fn) { loop_.defer(std::move(fn)); }
+  // Receives completed on a waiting caller's thread by its own poll.
+  uint64_t caller_receives() const;
+
  private:
   using Clock = std::chrono::steady_clock;
 
@@ -64,6 +76,9 @@ class TcpContext final : public Context {
   void abort_connections(const std::exception_ptr& why, bool tell_peers);         // loop thread
   void schedule_resume();                                                         // any thread
   std::string describe() const;  // "rank 2 of group 'g'"
+  // The Driver's poll: Connection::poll for `peer` (kAnySource: every peer).
+  bool poll(int peer);
+  void attach_driver(Request& request, int peer);
 
   const int rank_;
   const int size_;
@@ -82,7 +97,8 @@ class TcpContext final : public Context {
   std::unique_ptr<Listener> listener_;
 
   std::atomic<bool> resume_scheduled_{false};
-  bool abort_sent_ = false;  // loop thread
+  std::shared_ptr<Driver> driver_;  // null when BATON_TCP_CALLER_POLL=0
+  bool abort_sent_ = false;         // loop thread
 
   EventLoop loop_;  // last: stopped and destroyed first
 };
