@@ -63,63 +63,23 @@ Output: markdown tables on stdout (and --out), every round's raw numbers in
 
 import argparse
 import datetime
-import gzip
 import json
-import math
 import os
-import random
 import socket
-import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BACKENDS = ("baton", "gloo")
-OPS = ("all_reduce", "broadcast", "all_gather", "send_recv")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sgd  # noqa: E402  (bench/torch/sgd.py: the tutorial's SGD, timed)
+from points import BACKENDS, OPS, parse_size, point_elements  # noqa: E402
+from report import report  # noqa: E402
 MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 # ----------------------------------------------------------------- helpers
-
-def parse_size(text):
-    text = text.strip()
-    mult = 1
-    for suffix, m in (("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)):
-        if text.upper().endswith(suffix):
-            mult, text = m, text[:-1]
-            break
-    value = int(text) * mult
-    if value <= 0:
-        raise ValueError("sizes must be positive")
-    return value
-
-
-def size_label(n):
-    for unit, m in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= m and n % m == 0:
-            return f"{n // m} {unit}"
-    return f"{n} B"
-
-
-def bus_factor(op, n):
-    if op.startswith("all_reduce"):
-        return 2.0 * (n - 1) / n
-    if op == "all_gather":
-        return (n - 1) / n
-    return 1.0
-
-
-def point_elements(op, nbytes, n):
-    """float32 elements per rank's tensor, and the bytes counted (nccl-tests)."""
-    if op == "all_gather":
-        count = max(1, nbytes // 4 // n)
-        return count, count * 4 * n
-    count = max(1, nbytes // 4)
-    return count, count * 4
-
 
 def default_iters(nbytes):
     return max(5, min(1000, (256 << 20) // nbytes))
@@ -307,173 +267,6 @@ def check(variant, rank, n, count, dist, torch, g):
     return True
 
 
-# ----------------------------------------------------------------- SGD (the tutorial's chapter 4)
-
-def read_idx(path):
-    """An IDX file (gzip or plain) as a uint8 tensor of its dimensions."""
-    import torch
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype, ndim = struct.unpack_from(">HBB", data, 0)
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack_from(">" + "I" * ndim, data, 4)
-    offset = 4 + 4 * ndim
-    expected = math.prod(dims)
-    if len(data) - offset != expected:
-        raise ValueError(f"{path}: {len(data) - offset} bytes of data, expected {expected}")
-    return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(dims)
-
-
-def find_idx(directory, stem):
-    for name in (stem + ".gz", stem):
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError(f"{directory}/{stem}[.gz] (Debian: apt-get install dataset-fashion-mnist)")
-
-
-def load_fashion_mnist(directory):
-    """Training images as ToTensor() + Normalize((0.1307,), (0.3081,)) would give them."""
-    images = read_idx(find_idx(directory, "train-images-idx3-ubyte"))
-    labels = read_idx(find_idx(directory, "train-labels-idx1-ubyte")).long()
-    x = images.float().div_(255.0).sub_(0.1307).div_(0.3081).unsqueeze(1).contiguous()
-    return x, labels
-
-
-class IdxDataset:
-    def __init__(self, images, labels):
-        self.images, self.labels = images, labels
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, i):
-        return self.images[i], int(self.labels[i])
-
-
-class Partition:
-    """The tutorial's Partition: a dataset seen through a list of indexes."""
-
-    def __init__(self, data, index):
-        self.data = data
-        self.index = index
-
-    def __len__(self):
-        return len(self.index)
-
-    def __getitem__(self, index):
-        return self.data[self.index[index]]
-
-
-class DataPartitioner:
-    """The tutorial's DataPartitioner: shuffle with a seeded RNG, cut into fractions."""
-
-    def __init__(self, data, sizes=(0.7, 0.2, 0.1), seed=1234):
-        self.data = data
-        self.partitions = []
-        rng = random.Random()
-        rng.seed(seed)
-        data_len = len(data)
-        indexes = list(range(data_len))
-        rng.shuffle(indexes)
-        for frac in sizes:
-            part_len = int(frac * data_len)
-            self.partitions.append(indexes[0:part_len])
-            indexes = indexes[part_len:]
-
-    def use(self, partition):
-        return Partition(self.data, self.partitions[partition])
-
-
-def make_net():
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class Net(nn.Module):
-        """The tutorial's network (PyTorch's MNIST example)."""
-
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-            self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
-            self.conv2_drop = nn.Dropout2d()
-            self.fc1 = nn.Linear(320, 50)
-            self.fc2 = nn.Linear(50, 10)
-
-        def forward(self, x):
-            x = F.relu(F.max_pool2d(self.conv1(x), 2))
-            x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-            x = x.view(-1, 320)
-            x = F.relu(self.fc1(x))
-            x = F.dropout(x, training=self.training)
-            x = self.fc2(x)
-            return F.log_softmax(x, dim=1)
-
-    return Net()
-
-
-DATA = None  # (images, labels), loaded by the parent before it forks
-
-
-def sgd_rank(rank, n, backend, port, epochs, threads, out_path):
-    import torch
-    import torch.distributed as dist
-    import torch.nn.functional as F
-    import torch.optim as optim
-    torch.set_num_threads(threads)
-    import_backend(backend)
-    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=n)
-
-    timing = {"ag": 0.0, "first": 0.0}
-
-    def average_gradients(model):
-        """The tutorial's: all_reduce SUM every gradient, divide by the world size."""
-        size = float(dist.get_world_size())
-        first = True
-        for param in model.parameters():
-            t0 = time.perf_counter()
-            dist.all_reduce(param.grad.data, op=dist.ReduceOp.SUM)
-            if first:
-                timing["first"] += time.perf_counter() - t0
-                first = False
-            param.grad.data /= size
-
-    torch.manual_seed(1234)
-    dataset = IdxDataset(*DATA)
-    bsz = 128 // n
-    partition = DataPartitioner(dataset, [1.0 / n for _ in range(n)]).use(dist.get_rank())
-    train_set = torch.utils.data.DataLoader(partition, batch_size=bsz, shuffle=True)
-    model = make_net()
-    optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
-    num_batches = math.ceil(len(train_set.dataset) / float(bsz))
-    per_epoch = []
-    dist.barrier()
-    for epoch in range(epochs):
-        timing["ag"] = timing["first"] = 0.0
-        epoch_loss = 0.0
-        start = time.perf_counter()
-        for data, target in train_set:
-            optimizer.zero_grad()
-            output = model(data)
-            loss = F.nll_loss(output, target)
-            epoch_loss += loss.item()
-            loss.backward()
-            t0 = time.perf_counter()
-            average_gradients(model)
-            timing["ag"] += time.perf_counter() - t0
-            optimizer.step()
-        wall = time.perf_counter() - start
-        per_epoch.append({"epoch": epoch, "loss": epoch_loss / num_batches, "wall_s": wall,
-                          "ag_s": timing["ag"], "first_s": timing["first"]})
-    digest = sum(float(p.detach().double().sum()) for p in model.parameters())
-    dist.barrier()
-    with open(out_path, "w") as f:
-        json.dump({"rank": rank, "epochs": per_epoch, "param_sum": digest, "steps": num_batches}, f)
-    dist.destroy_process_group()
-
-
 # ----------------------------------------------------------------- the parent
 
 def run_job(fn, n, args, log):
@@ -511,43 +304,6 @@ def run_cxx_ref(args, n, log):
 def loadavg():
     with open("/proc/loadavg") as f:
         return f.read().split()[0]
-
-
-def median(values):
-    return statistics.median(values) if values else None
-
-
-def fmt_time(us):
-    if us is None:
-        return "-"
-    if us >= 10000:
-        return f"{us / 1000:.1f} ms"
-    if us >= 100:
-        return f"{us:.0f} us"
-    return f"{us:.1f} us" if us >= 10 else f"{us:.2f} us"
-
-
-def fmt_bw(gbps):
-    if gbps is None:
-        return "-"
-    return f"{gbps:.3f}" if gbps < 0.1 else f"{gbps:.2f}"
-
-
-def fmt_ratio(r):
-    if r is None:
-        return "-"
-    return f"{r:.3f}x" if r < 0.1 else f"{r:.2f}x"
-
-
-def verdict(value, goal, higher_is_better):
-    if value is None:
-        return "not measured"
-    met = value >= goal if higher_is_better else value <= goal
-    if met:
-        return "met"
-    if higher_is_better:
-        return f"**missed** (reaches {value / goal:.0%} of the goal)"
-    return f"**missed** ({value / goal:.1f}x over the goal)"
 
 
 def main():
@@ -657,10 +413,9 @@ def main():
 
     # ---------------- SGD
     if not args.no_sgd:
-        global DATA
         t0 = time.monotonic()
-        DATA = load_fashion_mnist(args.data)
-        log(f"Fashion-MNIST: {tuple(DATA[0].shape)} images from {args.data} in {time.monotonic() - t0:.1f} s")
+        sgd.DATA = sgd.load(args.data)
+        log(f"Fashion-MNIST: {tuple(sgd.DATA[0].shape)} images from {args.data} in {time.monotonic() - t0:.1f} s")
         n = args.sgd_ranks
         for rnd in range(1, args.sgd_rounds + 1):
             for backend in BACKENDS:
@@ -698,145 +453,8 @@ def main():
 
 
 def sgd_rank_entry(rank, n, backend, port, epochs, threads, prefix):
-    sgd_rank(rank, n, backend, port, epochs, threads, f"{prefix}.rank{rank}.json")
-
-
-def report(raw, args, ranks, sizes, ops, out):
-    coll = raw["collectives"]
-    targets = []
-
-    def med(backend, n, op, counted):
-        return median([r["time_us"] for r in coll if r["backend"] == backend and r["ranks"] == n
-                       and r["op"] == op and r["bytes"] == counted])
-
-    def rounds_of(backend, n, op, counted):
-        return sorted(r["time_us"] for r in coll if r["backend"] == backend and r["ranks"] == n
-                      and r["op"] == op and r["bytes"] == counted)
-
-    def noisy(n, op, counted):
-        rows = [r for r in coll if r["ranks"] == n and r["op"] == op and r["bytes"] == counted
-                and r.get("busy") is not None]
-        return sum(1 for r in rows if r["busy"] >= args.quiet_cpus) if rows else "-"
-
-    if coll:
-        out(f"Medians of {args.rounds} interleaved rounds (baton, gloo, baton, gloo...), float32 SUM. "
-            "time: per operation (send_recv: one way); busbw in GB/s (1e9 B/s), nccl-tests factors; "
-            "time baton/gloo < 1 and busbw baton/gloo > 1: baton ahead.")
-        gated = [r for r in coll if r.get("busy") is not None]
-        if gated:
-            loud = sum(1 for r in gated if r["busy"] >= args.quiet_cpus)
-            out(f"Before each measurement the run waited up to {args.quiet_wait:g} s ({args.quiet_budget:g} s per job "
-                f"in all) for the rest of the machine "
-                f"to keep < {args.quiet_cpus:g} CPUs busy: {len(gated) - loud} of {len(gated)} measurements "
-                f"started so; column 'busy starts' counts the rounds of a row (both backends) that did not.")
-        out()
-        for n in ranks:
-            for op in ops:
-                out(f"#### {op}, {n} ranks" + (" (oversubscribed: 2 cores)" if n > (os.cpu_count() or 2) else ""))
-                out()
-                out("| size | baton time | gloo time | baton busbw | gloo busbw | time baton/gloo | busbw baton/gloo | baton rounds (us) | gloo rounds (us) | busy starts |")
-                out("|---|---|---|---|---|---|---|---|---|---|")
-                worst_bw = None
-                for nbytes in sizes:
-                    _, counted = point_elements(op, nbytes, n)
-                    tb, tg = med("baton", n, op, counted), med("gloo", n, op, counted)
-                    bw = [None if t is None else counted / (t * 1e-6) / 1e9 * bus_factor(op, n) for t in (tb, tg)]
-                    ratio_t = tb / tg if tb and tg else None
-                    ratio_bw = tg / tb if tb and tg else None
-                    spread = ["/".join(f"{x:.0f}" if x >= 100 else f"{x:.1f}" for x in rounds_of(b, n, op, counted))
-                              for b in BACKENDS]
-                    out(f"| {size_label(counted)} | {fmt_time(tb)} | {fmt_time(tg)} | {fmt_bw(bw[0])} | "
-                        f"{fmt_bw(bw[1])} | {fmt_ratio(ratio_t)} | {fmt_ratio(ratio_bw)} | {spread[0]} | {spread[1]} | "
-                        f"{noisy(n, op, counted)} |")
-                    if counted >= (1 << 20) and ratio_bw is not None:
-                        if worst_bw is None or ratio_bw < worst_bw[0]:
-                            worst_bw = (ratio_bw, counted)
-                    if op == "all_reduce" and nbytes == 8 and ratio_t is not None:
-                        targets.append((f"{n} ranks: 8 B all_reduce time, baton/gloo", ratio_t, 0.05, False,
-                                        f"{fmt_time(tb)} vs {fmt_time(tg)}"))
-                if worst_bw is not None:
-                    targets.append((f"{n} ranks: {op} busbw baton/gloo, every size >= 1 MiB", worst_bw[0], 3.0, True,
-                                    f"worst at {size_label(worst_bw[1])}"))
-                out()
-        if "all_reduce" in ops and 8 in sizes:
-            out("#### 8 B all_reduce: where the time goes (medians of the rounds)")
-            out()
-            out("| ranks | backend | dist.all_reduce(t) | pg.allreduce([t]).wait() | torch's Python wrapper | baton-bench (C++, same rounds) |")
-            out("|---|---|---|---|---|---|")
-            for n in [1] + ranks:
-                cxx = median([c["time_us"] for c in raw["cxx"] if c["ranks"] == n])
-                for b in BACKENDS:
-                    full, bare = med(b, n, "all_reduce", 8), med(b, n, "all_reduce_pg", 8)
-                    wrapper = full - bare if full is not None and bare is not None else None
-                    label = "1 (no communication)" if n == 1 else str(n)
-                    out(f"| {label} | {b} | {fmt_time(full)} | {fmt_time(bare)} | {fmt_time(wrapper)} | "
-                        f"{fmt_time(cxx) if b == 'baton' else '-'} |")
-            out()
-
-    sgd = raw["sgd"]
-    if sgd:
-        n = args.sgd_ranks
-        out(f"#### The tutorial's synchronous SGD, {n} ranks, {args.sgd_epochs} epoch(s) x "
-            f"{args.sgd_rounds} round(s) per backend, interleaved")
-        out()
-        out("Per epoch: wall time and time inside average_gradients of the slowest rank, "
-            "medians over rounds and epochs; 'first all_reduce' is the part of average_gradients "
-            "spent in each step's first all_reduce (it absorbs the wait for the slower rank).")
-        out()
-        out("| backend | epoch wall | in average_gradients | of it: first all_reduce | of it: the other 7 all_reduces + divides | steps/epoch | per step in average_gradients |")
-        out("|---|---|---|---|---|---|---|")
-        med_sgd = {}
-        for b in BACKENDS:
-            runs = [d for d in sgd if d["backend"] == b]
-            if not runs:
-                continue
-            walls, ags, firsts = [], [], []
-            for rnd in sorted({d["round"] for d in runs}):
-                rr = [d for d in runs if d["round"] == rnd]
-                for e in range(args.sgd_epochs):
-                    walls.append(max(d["epochs"][e]["wall_s"] for d in rr))
-                    ags.append(max(d["epochs"][e]["ag_s"] for d in rr))
-                    firsts.append(max(d["epochs"][e]["first_s"] for d in rr))
-            steps = runs[0]["steps"]
-            med_sgd[b] = (median(walls), median(ags), median(firsts))
-            out(f"| {b} | {median(walls):.2f} s | {median(ags):.3f} s | {median(firsts):.3f} s | "
-                f"{median(ags) - median(firsts):.3f} s | {steps} | {median(ags) / steps * 1e3:.3f} ms |")
-        out()
-        out("Per-epoch mean loss (rank 0 and rank 1; every round):")
-        out()
-        out("| backend | round | rank | " + " | ".join(f"epoch {e}" for e in range(args.sgd_epochs)) + " | parameter sum |")
-        out("|---|---|---|" + "---|" * args.sgd_epochs + "---|")
-        for d in sorted(sgd, key=lambda d: (d["round"], BACKENDS.index(d["backend"]), d["rank"])):
-            out(f"| {d['backend']} | {d['round']} | {d['rank']} | "
-                + " | ".join(repr(e["loss"]) for e in d["epochs"]) + f" | {d['param_sum']!r} |")
-        out()
-        losses = {}
-        for d in sgd:
-            losses.setdefault((d["rank"], d["round"]), {})[d["backend"]] = [e["loss"] for e in d["epochs"]]
-        pairs = [v for v in losses.values() if len(v) == 2]
-        equal = all(v["baton"] == v["gloo"] for v in pairs) if pairs else None
-        if "baton" in med_sgd and "gloo" in med_sgd:
-            (wb, ab, _), (wg, ag, _) = med_sgd["baton"], med_sgd["gloo"]
-            targets.append((f"SGD {n} ranks: time in average_gradients, gloo/baton", ag / ab, 10.0, True,
-                            f"{ab:.3f} s vs {ag:.3f} s"))
-            targets.append((f"SGD {n} ranks: epoch wall time, baton/gloo", wb / wg, 0.6, False,
-                            f"{wb:.2f} s vs {wg:.2f} s"))
-        targets.append((f"SGD {n} ranks: per-epoch losses equal to gloo's (bit for bit)",
-                        None if equal is None else (1.0 if equal else 0.0), 1.0, True,
-                        "equal" if equal else "DIFFERENT" if equal is not None else ""))
-
-    if targets:
-        out("#### Targets (issue 12)")
-        out()
-        out("| target | measured | goal | verdict | detail |")
-        out("|---|---|---|---|---|")
-        for name, value, goal, higher, detail in targets:
-            if "losses" in name:
-                out(f"| {name} | {detail} | equal | {'met' if value == 1.0 else '**missed**'} | |")
-                continue
-            out(f"| {name} | {fmt_ratio(value)} | {'>=' if higher else '<='} {fmt_ratio(goal)} | "
-                f"{verdict(value, goal, higher)} | {detail} |")
-        out()
+    import_backend(backend)
+    sgd.sgd_rank(rank, n, backend, port, epochs, threads, f"{prefix}.rank{rank}.json")
 
 
 if __name__ == "__main__":
