@@ -18,7 +18,7 @@ import torch.optim as optim
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import run as template
-from train_sgd import Net, partition_dataset
+from train_sgd import Net, init_process, partition_dataset, print_parameters
 
 
 def run(rank, size):
@@ -37,14 +37,7 @@ def run(rank, size):
             loss.backward()
             optimizer.step()
         print('Rank ', dist.get_rank(), ', epoch ', epoch, ': ', epoch_loss / num_batches)
-    if os.environ.get('EXAMPLE_PARAMS') == '1':
-        flat = torch.cat([p.detach().reshape(-1).double() for p in model.parameters()])
-        weights = torch.arange(1, flat.numel() + 1, dtype=torch.float64)
-        print('Rank ', rank, ' parameters: %.17g' % float((flat * weights).sum()))
-
-
-def init_process(rank, size, fn):
-    template.init_process(rank, size, fn, backend=os.environ.get('EXAMPLE_BACKEND', 'baton'))
+    print_parameters(rank, model)
 
 
 if __name__ == "__main__":

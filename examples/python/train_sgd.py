@@ -143,6 +143,13 @@ def run(rank, size):
             optimizer.step()
         print('Rank ', dist.get_rank(), ', epoch ',
               epoch, ': ', epoch_loss / num_batches)
+    print_parameters(rank, model)
+
+
+def print_parameters(rank, model):
+    """ Not in the tutorial: with EXAMPLE_PARAMS=1, a fingerprint of the
+    parameters (a position-weighted sum), equal on every rank when the
+    ranks stayed in step. """
     if os.environ.get('EXAMPLE_PARAMS') == '1':
         flat = torch.cat([p.detach().reshape(-1).double() for p in model.parameters()])
         weights = torch.arange(1, flat.numel() + 1, dtype=torch.float64)

@@ -14,6 +14,7 @@
 #include "baton/distributed.hpp"
 #include "baton/file_store.hpp"
 #include "tests/backends/suite_support.hpp"
+#include "tests/support/error_text.hpp"
 #include "tests/support/rank_runner.hpp"
 
 namespace baton::testing {
@@ -30,26 +31,6 @@ InitOptions options_for(const JobDir& dir, int rank, int n, milliseconds timeout
   options.world_size = n;
   options.timeout = timeout;
   return options;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Runs fn and returns the message of the E it throws; fails when it throws
-// nothing or something else.
-template <class E, class Fn>
-std::string message_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw another error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "threw nothing";
-  return "";
 }
 
 double seconds_since(Clock::time_point start) {

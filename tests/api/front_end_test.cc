@@ -15,6 +15,7 @@
 #include "baton/distributed.hpp"
 #include "baton/file_store.hpp"
 #include "tests/backends/suite_support.hpp"
+#include "tests/support/error_text.hpp"
 #include "tests/support/rank_runner.hpp"
 
 namespace baton::testing {
@@ -23,24 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <class E, class Fn>
-std::string message_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw another error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "threw nothing";
-  return "";
-}
 
 std::shared_ptr<Store> file_store(const JobDir& dir, const std::string& name) {
   return std::make_shared<FileStore>(dir.path() + "/" + name);
