@@ -1,6 +1,8 @@
 // random_u64, random_hex.
 #include "core/random.hpp"
 
+#include <sys/random.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <mutex>
@@ -9,6 +11,8 @@
 namespace baton {
 
 uint64_t random_u64() {
+  uint64_t value = 0;
+  if (::getrandom(&value, sizeof(value), 0) == static_cast<ssize_t>(sizeof(value))) return value;
   static std::mutex mu;
   static std::random_device device;
   std::lock_guard lock(mu);

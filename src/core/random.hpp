@@ -11,7 +11,7 @@
 
 namespace baton {
 
-// 64 random bits from std::random_device.
+// 64 random bits from getrandom(2) (std::random_device where it fails).
 uint64_t random_u64();
 // random_u64() as 16 lower-case hex digits.
 std::string random_hex();

@@ -2,19 +2,18 @@
 // context.hpp and factory.hpp.
 #include "transport/tcp/context.hpp"
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
+#include "core/describe.hpp"
 #include "core/log.hpp"
+#include "core/random.hpp"
 #include "core/socket.hpp"
 
 namespace baton::transport::tcp {
@@ -40,21 +39,6 @@ size_t unexpected_limit(const TcpOptions& options) {
     throw InvalidArgument("BATON_UNEXPECTED_BYTES=" + std::to_string(bytes) + " must be positive");
   }
   return static_cast<size_t>(bytes);
-}
-
-uint64_t random_token() {
-  uint64_t token = 0;
-  if (::getrandom(&token, sizeof(token), 0) != static_cast<ssize_t>(sizeof(token))) {
-    std::random_device device;
-    token = (uint64_t{device()} << 32) ^ device();
-  }
-  return token;
-}
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(ms.count()) / 1000.0);
-  return buf;
 }
 
 // A peer that published its address (it listened before) but refuses
@@ -162,7 +146,7 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
   self.job_id = options.job_id.value_or(config::get_string("BATON_JOB_ID"));
   const std::string token_key = group_key_ + "/tcp/token";
   if (rank_ == 0) {
-    self.token = random_token();
+    self.token = random_u64();
     char text[24];
     std::snprintf(text, sizeof(text), "%016" PRIx64, self.token);
     store.set(token_key, std::string_view(text));
@@ -170,7 +154,7 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
     if (!wait_key(store, token_key, 0, watch_, describe(),
                   "tcp setup (before it published the group's token)", deadline)) {
       throw TimeoutError(describe() + " timed out after " +
-                         seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         describe_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
                              Clock::now() - started)) +
                          " waiting for rank 0 to publish the group's token under '" + token_key +
                          "' in the store (is rank 0 running, with the same store and group?)");
@@ -244,7 +228,7 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
   }
   if (!missing.empty()) {
     std::string message = describe() + " timed out after " +
-                          seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          describe_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
                               Clock::now() - started)) +
                           " setting up its tcp connections; not connected: " + missing;
     if (failure) message += "; also: " + baton::error_message(failure);
@@ -295,7 +279,7 @@ std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
       if (Clock::now() - refused_since >= kRefusedIsGone) {
         throw ConnectionError(describe() + ": rank " + std::to_string(peer) + " published " + text +
                               " but has refused connections there for " +
-                              seconds_text(kRefusedIsGone) +
+                              describe_duration(kRefusedIsGone) +
                               ": it listened before it published, so it has exited "
                               "(during tcp setup)");
       }
