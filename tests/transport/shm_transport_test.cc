@@ -135,6 +135,7 @@ TEST_F(ShmTest, LargeMessageBySingleCopyWherePermitted) {
   ShmOptions options;
   options.single_copy = true;
   options.single_copy_bytes = 1u << 20;
+  options.single_copy_max_bytes = 0;  // 8 MiB too
   run(2, options,
       [](shm::ShmContext& ctx, Store&, int rank, int) { exchange_large(ctx, rank, true); });
 }
@@ -143,6 +144,79 @@ TEST_F(ShmTest, SingleCopyTunableZeroForcesTheRingPath) {
   baton::testing::ScopedEnv env("BATON_SHM_SINGLE_COPY", "0");
   run(2, ShmOptions{},
       [](shm::ShmContext& ctx, Store&, int rank, int) { exchange_large(ctx, rank, false); });
+}
+
+// Sends `bytes` both ways and checks the data and the path it took: by
+// single copy (the peer's acknowledgement counter moves) or through the ring.
+void exchange_checked(shm::ShmContext& ctx, int rank, size_t bytes, bool expect_single_copy) {
+  const int peer = 1 - rank;
+  EXPECT_EQ(ctx.single_copy_for(peer, bytes), expect_single_copy) << bytes << " bytes";
+  const uint64_t before = ctx.single_copies_to(peer);
+  const auto seed = static_cast<uint64_t>(bytes) + static_cast<uint64_t>(rank);
+  const auto out = pattern(bytes, seed);
+  std::vector<std::byte> in(bytes);
+  auto r = ctx.irecv(peer, p2p(5), in);
+  auto s = ctx.isend(peer, p2p(5), out);
+  wait_ok(s);
+  wait_ok(r);
+  EXPECT_EQ(r->bytes(), bytes);
+  expect_pattern(in, bytes, static_cast<uint64_t>(bytes) + static_cast<uint64_t>(peer));
+  EXPECT_EQ(ctx.single_copies_to(peer) - before, expect_single_copy ? 1u : 0u)
+      << bytes << " bytes went the wrong way";
+}
+
+TEST_F(ShmTest, SingleCopyOnlyBetweenItsBoundsTheRingAbove) {
+  const bool permitted = single_copy_permitted();
+  ShmOptions options;
+  options.single_copy = true;
+  options.single_copy_bytes = 64 * 1024;
+  options.single_copy_max_bytes = 1u << 20;
+  options.ring_bytes = 256 * 1024;  // ring messages wrap it several times
+  run(2, options, [permitted](shm::ShmContext& ctx, Store&, int rank, int) {
+    exchange_checked(ctx, rank, 1000, false);                // below the smallest
+    exchange_checked(ctx, rank, 64 * 1024, permitted);       // the smallest
+    exchange_checked(ctx, rank, 1u << 20, permitted);        // the largest
+    exchange_checked(ctx, rank, (1u << 20) + 1, false);      // one byte over
+    exchange_checked(ctx, rank, (4u << 20) + 12345, false);  // far over
+    exchange_checked(ctx, rank, 300 * 1024, permitted);      // back in between
+  });
+}
+
+TEST_F(ShmTest, SingleCopyMaxTunableSendsLargerMessagesThroughTheRing) {
+  const bool permitted = single_copy_permitted();
+  baton::testing::ScopedEnv env("BATON_SHM_SINGLE_COPY_MAX_BYTES", "4194304");
+  ShmOptions options;
+  options.single_copy = true;
+  options.single_copy_bytes = 1u << 20;
+  run(2, options, [permitted](shm::ShmContext& ctx, Store&, int rank, int) {
+    exchange_checked(ctx, rank, 2u << 20, permitted);
+    exchange_checked(ctx, rank, 8u << 20, false);
+  });
+}
+
+TEST_F(ShmTest, SingleCopyMaxTunableZeroMeansNoLimit) {
+  const bool permitted = single_copy_permitted();
+  if (!permitted) GTEST_SKIP() << "process_vm_readv is not permitted here (ptrace policy)";
+  ShmOptions options;
+  options.single_copy = true;
+  options.single_copy_bytes = 1u << 20;
+  options.single_copy_max_bytes = 0;
+  run(2, options, [](shm::ShmContext& ctx, Store&, int rank, int) {
+    exchange_checked(ctx, rank, 8u << 20, true);
+  });
+}
+
+TEST_F(ShmTest, SingleCopyMaxBelowTheSmallestIsRefused) {
+  ShmOptions options;
+  options.single_copy = true;
+  options.single_copy_bytes = 1u << 20;
+  options.single_copy_max_bytes = 4096;
+  const auto results = try_run(2, options, [](shm::ShmContext&, Store&, int, int) {});
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) {
+    EXPECT_FALSE(r.ok) << "rank " << r.rank;
+    EXPECT_THAT(r.what, HasSubstr("BATON_SHM_SINGLE_COPY_MAX_BYTES=4096"));
+  }
 }
 
 TEST_F(ShmTest, SegmentIsNamedForJobAndGroupAndGoneAfterSetup) {
@@ -156,8 +230,10 @@ TEST_F(ShmTest, SegmentIsNamedForJobAndGroupAndGoneAfterSetup) {
 
 TEST_F(ShmTest, KilledReceiverFailsPendingSingleCopySendNamingItsRank) {
   ShmOptions options;
+  options.single_copy = true;
   options.single_copy_bytes = 4096;
-  options.unexpected_bytes = 4096;  // rank 1 cannot buffer (and so acknowledge) the message early
+  options.single_copy_max_bytes = 0;  // the 8 MiB message too
+  options.unexpected_bytes = 4096;    // rank 1 cannot buffer (and so acknowledge) the message early
   const auto results = try_run(2, options, [](shm::ShmContext& ctx, Store& store, int rank, int) {
     if (rank == 1) {
       await(store, "sent");

@@ -69,8 +69,7 @@ Connection::Connection(const Segment& segment, Matcher& matcher, Options options
 
 void Connection::send(const Envelope& envelope, std::span<const std::byte> payload,
                       const RequestPtr& request) {
-  const bool single_copy =
-      options_.single_copy_bytes > 0 && payload.size() >= options_.single_copy_bytes;
+  const bool single_copy = single_copy_for(payload.size());
   std::lock_guard lock(out_mu_);
   if (out_error_) {
     request->fail(out_error_);
@@ -85,7 +84,7 @@ void Connection::send(const Envelope& envelope, std::span<const std::byte> paylo
 
 bool Connection::push() {
   std::unique_lock lock(out_mu_, std::try_to_lock);
-  if (!lock) return true;
+  if (!lock) return false;  // the holder writes
   return push_locked();
 }
 
@@ -158,9 +157,14 @@ bool Connection::push_locked() {
 
 // ---------------------------------------------------------------- receiving
 
+bool Connection::reading() const {
+  std::unique_lock lock(in_mu_, std::try_to_lock);
+  return !lock.owns_lock();
+}
+
 bool Connection::drain() {
   std::unique_lock lock(in_mu_, std::try_to_lock);
-  if (!lock) return true;
+  if (!lock) return false;  // the holder reads
   if (in_closed_) return false;
   bool progress = false;
   const uint64_t first_tail = in_tail_;

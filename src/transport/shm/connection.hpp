@@ -3,7 +3,9 @@
 // Sending (any thread): send() queues the message on the outbound ring's
 // queue; when the queue was empty the calling thread writes at once, so a
 // small message goes out without a hop through the progress thread. A
-// message of at least the single-copy threshold, to a peer that can
+// message between the single-copy bounds (BATON_SHM_SINGLE_COPY_BYTES and
+// BATON_SHM_SINGLE_COPY_MAX_BYTES: above it the pipelined ring is faster than
+// process_vm_readv), to a peer that can
 // process_vm_readv this process (probed at setup), goes as a kSingleCopy
 // record carrying its address: the receiver copies it straight from the
 // sender's buffer into its own and then advances the ring's `acked` counter,
@@ -52,7 +54,8 @@ class Connection {
     int peer = 0;
     int size = 1;
     pid_t peer_pid = 0;
-    size_t single_copy_bytes = 0;  // 0: never single copy to this peer
+    size_t single_copy_bytes = 0;      // 0: never single copy to this peer
+    size_t single_copy_max_bytes = 0;  // larger messages go through the ring; 0: no limit
     // The two ranks' indices in the segment (their places among its members).
     int self_index = 0;
     int peer_index = 0;
@@ -65,12 +68,17 @@ class Connection {
   void send(const Envelope& envelope, std::span<const std::byte> payload,
             const RequestPtr& request);
   // Writes queued messages and completes acknowledged single-copy sends.
-  // Returns true when it did something (or another thread holds the lock).
+  // Returns true when it did something; false when there was nothing to do
+  // or another thread holds the lock (that thread makes the progress: a
+  // poller should relax, not spin hot against a copy under way).
   bool push();
-  // Reads what the peer has written. Returns true when it did something (or
-  // another thread is reading). Throws nothing: a malformed record or a
-  // failed copy is reported through failure().
+  // Reads what the peer has written. Returns true when it did something;
+  // false when there was nothing, or another thread is reading (see
+  // reading()). Throws nothing: a malformed record or a failed copy is
+  // reported through failure().
   bool drain();
+  // Whether another thread is inside drain() now.
+  bool reading() const;
   // Whether the peer wrote bytes this side has not consumed yet. Two loads,
   // no lock: for a caller deciding whether a drain() is worth it.
   bool has_input() const {
@@ -84,6 +92,15 @@ class Connection {
   void fail(const std::exception_ptr& error);
 
   int peer() const { return options_.peer; }
+  // Whether a message of `bytes` goes by single copy (else through the ring).
+  bool single_copy_for(size_t bytes) const {
+    return options_.single_copy_bytes > 0 && bytes >= options_.single_copy_bytes &&
+           (options_.single_copy_max_bytes == 0 || bytes <= options_.single_copy_max_bytes);
+  }
+  // Single-copy messages the peer has copied so far (the ring's counter). For tests.
+  uint64_t single_copies_acknowledged() const {
+    return out_ring_.acked.load(std::memory_order_acquire);
+  }
 
  private:
   struct Outgoing {

@@ -177,6 +177,15 @@ bool ShmContext::single_copy_to(int peer) const {
          ring(rank_, peer).single_copy.load(std::memory_order_acquire) != 0;
 }
 
+bool ShmContext::single_copy_for(int peer, size_t bytes) const {
+  return single_copy_to(peer) && peers_[static_cast<size_t>(peer)]->single_copy_for(bytes);
+}
+
+uint64_t ShmContext::single_copies_to(int peer) const {
+  if (peer < 0 || peer >= size_ || !is_peer(peer) || !segment_) return 0;
+  return peers_[static_cast<size_t>(peer)]->single_copies_acknowledged();
+}
+
 // ---------------------------------------------------------------- operation
 
 RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
@@ -348,7 +357,7 @@ void ShmContext::check_peer(int peer) {
     for (int round = 0; round < 8; ++round) {
       bool more = false;
       for (auto& c : peers_) {
-        if (c) more = c->drain() || more;
+        if (c) more = c->drain() || c->reading() || more;
       }
       if (!more) break;
     }
@@ -359,7 +368,7 @@ void ShmContext::check_peer(int peer) {
   if (closing_[p] < 0) return;
   // What the peer wrote completely before it went can still be received:
   // fail it only after polls that found nothing more to read.
-  if (peers_[p]->drain()) return;
+  if (peers_[p]->drain() || peers_[p]->reading()) return;
   if (--closing_[p] > 0) return;
   const std::string why =
       state == PeerState::kClosed

@@ -86,6 +86,10 @@ class ShmContext final : public Context {
   // Whether messages to `peer` of at least the threshold go by single copy
   // (process_vm_readv by the peer), as probed at setup. For tests and logs.
   bool single_copy_to(int peer) const;
+  // Whether a message of `bytes` to `peer` goes by single copy; and how many
+  // single-copy messages to `peer` it has copied so far. For tests.
+  bool single_copy_for(int peer, size_t bytes) const;
+  uint64_t single_copies_to(int peer) const;
   // The segment's name (already unlinked once setup returns). For tests.
   const std::string& segment_name() const { return segment_name_; }
 
@@ -99,6 +103,7 @@ class ShmContext final : public Context {
     size_t ring_bytes = 0, area_bytes = 0;
     bool single_copy = false;
     size_t threshold = 0;
+    size_t max_single_copy = 0;  // 0: no limit
     std::string job, name_key, planned_key;
     OpFormatter describe_op = nullptr;
   };

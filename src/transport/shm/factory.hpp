@@ -54,6 +54,9 @@ struct ShmOptions {
   std::optional<bool> single_copy;
   // Smallest message sent by single copy; zero means BATON_SHM_SINGLE_COPY_BYTES.
   size_t single_copy_bytes = 0;
+  // Largest message sent by single copy (larger ones go through the ring);
+  // nullopt means BATON_SHM_SINGLE_COPY_MAX_BYTES; 0: no limit.
+  std::optional<size_t> single_copy_max_bytes;
   // Bytes of each buffer of the shared area (transport.hpp, SharedArea);
   // nullopt means BATON_SHM_AREA_BYTES; 0 gives no shared area. A segment
   // of a subset (`members`) has one for its members (Context::host_area).

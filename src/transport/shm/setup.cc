@@ -58,6 +58,16 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
   const bool single_copy = options.single_copy.value_or(config::get_bool("BATON_SHM_SINGLE_COPY"));
   const size_t threshold =
       detail::positive_tunable(options.single_copy_bytes, "BATON_SHM_SINGLE_COPY_BYTES");
+  const int64_t max_single_copy = options.single_copy_max_bytes
+                                      ? static_cast<int64_t>(*options.single_copy_max_bytes)
+                                      : config::get_int("BATON_SHM_SINGLE_COPY_MAX_BYTES");
+  if (max_single_copy < 0 ||
+      (single_copy && max_single_copy > 0 && static_cast<size_t>(max_single_copy) < threshold)) {
+    throw InvalidArgument("BATON_SHM_SINGLE_COPY_MAX_BYTES=" + std::to_string(max_single_copy) +
+                          " must be 0 (no limit) or at least BATON_SHM_SINGLE_COPY_BYTES=" +
+                          std::to_string(threshold) +
+                          " (BATON_SHM_SINGLE_COPY=0 turns single copy off)");
+  }
   const std::string job = options.job_id.value_or(config::get_string("BATON_JOB_ID"));
   // The shared area of this host's ranks (the whole group, or a mixed group's subset).
   const int64_t area_buffer = options.area_bytes ? static_cast<int64_t>(*options.area_bytes)
@@ -73,6 +83,7 @@ void ShmContext::setup(Store& store, const ShmOptions& options) {
                        .area_bytes = area_bytes,
                        .single_copy = single_copy,
                        .threshold = threshold,
+                       .max_single_copy = static_cast<size_t>(max_single_copy),
                        .job = job,
                        .name_key = key_prefix_ + "/segment",
                        .planned_key = key_prefix_ + "/segment-planned",
@@ -232,6 +243,7 @@ void ShmContext::setup_segment(Store& store, const SetupPlan& plan, const PeerWa
                             .size = size_,
                             .peer_pid = watch_.pid(p),
                             .single_copy_bytes = to_peer ? threshold : 0,
+                            .single_copy_max_bytes = plan.max_single_copy,
                             .self_index = local_[static_cast<size_t>(rank_)],
                             .peer_index = local_[static_cast<size_t>(p)]});
   }
