@@ -93,9 +93,9 @@ void WorkState::absorb_request() const {
   } else if (is_receive_ && options_.expected_bytes &&
              request_->bytes() != *options_.expected_bytes) {
     finish(-1, std::make_exception_ptr(MismatchError(
-                   options_.description + ": the message from rank " +
-                   std::to_string(request_->source()) + " is " + std::to_string(request_->bytes()) +
-                   " bytes but the tensor holds " + std::to_string(*options_.expected_bytes) +
+                   description() + ": the message from rank " + std::to_string(request_->source()) +
+                   " is " + std::to_string(request_->bytes()) + " bytes but the tensor holds " +
+                   std::to_string(*options_.expected_bytes) +
                    " bytes (the ranks sent and received tensors of different sizes; the "
                    "tensor's contents are unspecified)")));
   } else {
@@ -139,7 +139,7 @@ WorkState::Clock::time_point WorkState::wait_bound() const {
 
 void WorkState::expire() {
   if (done()) return;
-  std::string message = options_.description + " did not complete";
+  std::string message = description() + " did not complete";
   if (!options_.deadline && options_.wait_timeout.count() > 0) {
     message += " within the group's timeout of " + describe_duration(options_.wait_timeout);
   } else {

@@ -45,6 +45,10 @@ class WorkState : public std::enable_shared_from_this<WorkState> {
   struct Options {
     // The operation, for messages: "all_reduce #3 on group world".
     std::string description{};
+    // Or, where building it on every call costs more than the operation
+    // (point-to-point): builds the description when a message needs it.
+    // Used instead of `description` when set; called from any thread.
+    std::function<std::string()> describe{};
     // Work::wait() gives up at this time point (collectives) ...
     std::optional<Clock::time_point> deadline{};
     // ... or this long after it was called (point-to-point). Zero with no
@@ -91,7 +95,9 @@ class WorkState : public std::enable_shared_from_this<WorkState> {
   // nullptr while pending or after success.
   std::exception_ptr error() const;
   int source_rank() const;
-  const std::string& description() const { return options_.description; }
+  std::string description() const {
+    return options_.describe ? options_.describe() : options_.description;
+  }
 
  private:
   // Pulls the outcome of a finished request into this state.

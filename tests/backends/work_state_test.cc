@@ -127,6 +127,34 @@ TEST(WorkTest, WaitPastTheGroupTimeoutFailsWithTimeoutAndRunsTheHookOnce) {
   EXPECT_NE(hook_message.find("recv from rank 1"), std::string::npos);
 }
 
+// A point-to-point Work builds its description only when a message needs it.
+TEST(WorkTest, LazyDescriptionIsBuiltOnlyForTheError) {
+  std::atomic<int> built{0};
+  auto describe = [&] {
+    ++built;
+    return std::string("send to rank 2 (tag 7) on world");
+  };
+  auto done = std::make_shared<WorkState>(WorkState::Options{.describe = describe});
+  done->complete();
+  Work ok(done);
+  ok.wait();
+  EXPECT_EQ(built.load(), 0);
+
+  auto late = std::make_shared<WorkState>(
+      WorkState::Options{.describe = describe, .wait_timeout = milliseconds(20)});
+  Work work(late);
+  try {
+    work.wait();
+    ADD_FAILURE() << "wait() returned";
+  } catch (const TimeoutError& e) {
+    EXPECT_STREQ(e.what(),
+                 "send to rank 2 (tag 7) on world did not complete within the group's timeout "
+                 "of 0.02 s");
+  }
+  EXPECT_EQ(built.load(), 1);
+  EXPECT_EQ(late->description(), "send to rank 2 (tag 7) on world");
+}
+
 TEST(WorkTest, DeadlineBoundsTheWait) {
   auto state = std::make_shared<WorkState>(
       WorkState::Options{.description = "barrier #2 on world",

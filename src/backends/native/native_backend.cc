@@ -58,7 +58,6 @@ transport::OpDesc make_desc(OpKind kind, const Tensor* tensor, int root = -1,
   return desc;
 }
 
-
 }  // namespace
 
 NativeBackend::NativeBackend(std::unique_ptr<transport::Context> context, NativeOptions options)
@@ -66,6 +65,7 @@ NativeBackend::NativeBackend(std::unique_ptr<transport::Context> context, Native
       size_(context->size()),
       transport_name_(context->name()),
       options_(std::move(options)),
+      group_name_(std::make_shared<const std::string>(options_.group_name)),
       settings_(collectives::Settings::from_config()),
       context_(std::move(context)) {
   for (int r = 0; r < size_; ++r) {
@@ -112,18 +112,32 @@ std::string NativeBackend::describe(const transport::OpDesc& desc, uint64_t seq)
 
 // --- point to point ---
 
+namespace {
+// "send to rank 1 (tag 0) on world", "recv from any rank (tag 3) on g".
+std::string describe_p2p(bool is_send, int peer, int tag, const std::string& group) {
+  return std::string(is_send ? "send to rank " : "recv from ") +
+         (is_send || peer >= 0 ? (is_send ? "" : "rank ") + std::to_string(peer) : "any rank") +
+         " (tag " + std::to_string(tag) + ") on " + group;
+}
+}  // namespace
+
+// The fast path (a healthy group, a send written at once or a receive that
+// found its message) builds no string, attaches no callback and takes no
+// lock but the context's shared one: the description is made only when an
+// error or a timeout needs it.
 Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_send) {
-  const std::string description =
-      std::string(is_send ? "send to rank " : "recv from ") +
-      (is_send || peer >= 0 ? (is_send ? "" : "rank ") + std::to_string(peer) : "any rank") +
-      " (tag " + std::to_string(tag) + ") on " + options_.group_name;
-  if (auto error = failure()) return Work(detail::WorkState::failed(error, description));
+  if (auto error = failure()) {
+    const std::string what = describe_p2p(is_send, peer, tag, options_.group_name);
+    return Work(detail::WorkState::failed(error, what));
+  }
 
   transport::RequestPtr request;
   {
     std::shared_lock lock(context_mu_);
-    if (!context_)
-      return Work(detail::WorkState::failed(destroyed_error(description), description));
+    if (!context_) {
+      const std::string what = describe_p2p(is_send, peer, tag, options_.group_name);
+      return Work(detail::WorkState::failed(destroyed_error(what), what));
+    }
     const transport::Envelope envelope{transport::Channel::kP2P, 0, tag, {}};
     if (is_send) {
       request = context_->isend(peer, envelope, const_bytes_of(tensor));
@@ -131,10 +145,14 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
       request = context_->irecv(peer, envelope, bytes_of(tensor));
     }
   }
-  // Keep the tensor alive until the transport is done with it, even if the
-  // caller drops the Work: the request's completion releases it.
-  request->on_done([tensor] {});
-  {
+  if (request->done()) {
+    // The transport is done with the tensor, and shutdown has nothing to
+    // wait for. A send that succeeded needs no state at all.
+    if (is_send && !request->error()) return Work();
+  } else {
+    // Keep the tensor alive until the transport is done with it, even if the
+    // caller drops the Work: the request's completion releases it.
+    request->on_done([tensor] {});
     // Requests in flight, for shutdown. Completed entries are swept now and then.
     std::lock_guard lock(in_flight_mu_);
     if (in_flight_.size() >= in_flight_sweep_at_) {
@@ -146,15 +164,16 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
   std::weak_ptr<NativeBackend> weak = weak_from_this();
   std::optional<size_t> expected;
   if (!is_send) expected = tensor.nbytes();
-  return Work(detail::WorkState::for_request(std::move(request), !is_send,
-                                             {.description = description,
-                                              .wait_timeout = options_.timeout,
-                                              .on_expiry =
-                                                  [weak](std::exception_ptr why) {
-                                                    if (auto self = weak.lock())
-                                                      self->fail_group(std::move(why));
-                                                  },
-                                              .expected_bytes = expected}));
+  return Work(detail::WorkState::for_request(
+      std::move(request), !is_send,
+      {.describe = [is_send, peer, tag,
+                    group = group_name_] { return describe_p2p(is_send, peer, tag, *group); },
+       .wait_timeout = options_.timeout,
+       .on_expiry =
+           [weak](std::exception_ptr why) {
+             if (auto self = weak.lock()) self->fail_group(std::move(why));
+           },
+       .expected_bytes = expected}));
 }
 
 Work NativeBackend::send(const Tensor& tensor, int dst, int tag) {

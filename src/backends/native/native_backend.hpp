@@ -143,6 +143,9 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   const int size_;
   const std::string transport_name_;
   const NativeOptions options_;
+  // options_.group_name, shared with the lazy descriptions of point-to-point
+  // Works (which may outlive the backend).
+  const std::shared_ptr<const std::string> group_name_;
   // The collectives' tunables (BATON_ALGO_*, segment sizes), read once.
   const collectives::Settings settings_;
 
