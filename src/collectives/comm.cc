@@ -1,11 +1,9 @@
 #include "collectives/comm.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
-#include "core/spin.hpp"
 
 namespace baton::collectives {
 
@@ -98,23 +96,7 @@ transport::RequestPtr Comm::irecv(int peer, int64_t step, std::span<std::byte> b
                         {transport::Channel::kCollective, seq_, step_base_ + step, op_}, bytes);
 }
 
-void Comm::drive(const transport::Request& request, int peer) {
-  if (!context_.drives_progress()) return;
-  const auto until = std::min(deadline_, Clock::now() + spin::spin_duration());
-  unsigned idle = 0;
-  while (!request.done()) {
-    if (context_.progress(group_rank(peer))) continue;
-    // Nothing moved: look at the clock and yield the core now and then, so
-    // that ranks outnumbering cores still progress.
-    if ((++idle & 31) == 0) {
-      if (Clock::now() >= until) return;
-      std::this_thread::yield();
-    }
-  }
-}
-
 void Comm::wait(const transport::RequestPtr& request, int peer) {
-  drive(*request, peer);
   if (!wait_until_deadline(*request, deadline_)) {
     throw TimeoutError(describe() + " on rank " + std::to_string(context_.rank()) +
                        " timed out waiting for rank " + std::to_string(group_rank(peer)));
@@ -159,7 +141,6 @@ void Comm::wait_all(std::span<const Pending> pending) {
       throw TimeoutError(describe() + " on rank " + std::to_string(context_.rank()) +
                          " timed out waiting for rank" + (missing.size() > 1 ? "s " : " ") + names);
     }
-    drive(*pending[first].request, transport::kAnySource);
     if (!wait_until_deadline(*pending[first].request, std::min(deadline_, now + kSlice))) {
       rethrow_failed(first + 1);
     }

@@ -101,11 +101,6 @@ class Comm {
   std::string describe() const;
 
  private:
-  // Polls the transport for `peer` (kAnySource: all) on this thread while
-  // the request is pending, up to BATON_SPIN_US, where the transport
-  // drives progress (transport.hpp); returns early when it completes.
-  void drive(const transport::Request& request, int peer);
-
   // Tells the transport about this operation unless begin() did.
   void ensure_begun() {
     if (!begun_) begin(op_.algorithm);

@@ -162,17 +162,6 @@ class Context {
   // Never blocks; the default (a transport that checks nothing) ignores it.
   virtual void begin_op(uint64_t /*seq*/, const OpDesc& /*op*/) {}
 
-  // Caller-driven progress, for transports where the waiting thread can move
-  // bytes itself more cheaply than the progress thread can wake (shared
-  // memory). A thread waiting on a request calls progress(peer) in a loop
-  // (kAnySource: every peer): it reads what has arrived and writes what is
-  // queued, completing requests on the calling thread, and tells the
-  // progress thread to step aside while someone polls. Returns true when it
-  // did something. drives_progress() says whether calling it helps; the
-  // default answers false (tcp: its requests' Driver polls instead).
-  virtual bool drives_progress() const { return false; }
-  virtual bool progress(int /*peer*/) { return false; }
-
   // The group's shared area (see SharedArea), or nullptr where the ranks
   // share no memory (tcp, a group spread over hosts) or it is turned off
   // (BATON_SHM_AREA_BYTES=0). Every rank of a group gets the same answer.

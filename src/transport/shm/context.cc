@@ -191,7 +191,7 @@ uint64_t ShmContext::single_copies_to(int peer) const {
 RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
                              std::span<const std::byte> payload) {
   auto request = std::make_shared<Request>();
-  if (driver_) request->set_driver(driver_, peer);
+  if (driver_) request->set_driver(driver_, kAnySource);
   std::string problem = send_problem(peer, envelope, rank_, size_);
   if (problem.empty() && !is_peer(peer)) {
     problem = "it does not share this shared-memory segment (another host)";
@@ -213,7 +213,7 @@ RequestPtr ShmContext::isend(int peer, const Envelope& envelope,
 
 RequestPtr ShmContext::irecv(int peer, const Envelope& envelope, std::span<std::byte> buffer) {
   auto request = std::make_shared<Request>();
-  if (driver_) request->set_driver(driver_, peer);
+  if (driver_) request->set_driver(driver_, kAnySource);
   std::string problem = receive_problem(peer, envelope, rank_, size_);
   if (problem.empty() && peer != kAnySource && !is_peer(peer)) {
     problem = "it does not share this shared-memory segment (another host)";

@@ -14,9 +14,11 @@
 // is queued ahead; irecv posts the receive and then drains the peer's ring
 // (every ring for kAnySource) on the calling thread, so a message already
 // there completes the receive inline. Every request carries a Driver
-// (request.hpp): a thread waiting on it polls the peer's rings itself
-// (progress(peer)) for BATON_SPIN_US before it sleeps, so a message that
-// arrives while the receiver waits completes on the receiver's thread.
+// (request.hpp): a thread waiting on it polls every peer's rings itself
+// (progress(kAnySource)) for BATON_SPIN_US before it sleeps, so a message
+// that arrives while the receiver waits completes on the receiver's thread,
+// and a collective waiting on one peer still drains and pushes the others
+// (the progress thread steps aside while a caller polls).
 //
 // Failure policy:
 //  - a peer whose state slot says closed (its context was destroyed), whose
@@ -75,8 +77,12 @@ class ShmContext final : public Context {
   // Also reads what peers wrote since: messages of an earlier operation that
   // this rank ran on the shared area, where nothing reads the rings.
   void begin_op(uint64_t seq, const OpDesc& op) override;
-  bool drives_progress() const override { return true; }
-  bool progress(int peer) override;
+  // Caller-driven progress, the body of the Driver every request carries:
+  // drains what peer (kAnySource: every peer) wrote and pushes what is
+  // queued for it, completing requests on the calling thread, and tells the
+  // progress thread to step aside while callers poll. True when it did
+  // something.
+  bool progress(int peer);
   // The area is the segment's: the whole group's only when the segment is.
   SharedArea* shared_area() override {
     return static_cast<int>(members_.size()) == size_ ? area_.get() : nullptr;
