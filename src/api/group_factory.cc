@@ -2,8 +2,19 @@
 #include "api/group_factory.hpp"
 
 #include "backends/registry.hpp"
+#include "core/config.hpp"
 
 namespace baton::api {
+
+std::string resolve_backend(const std::string& requested) {
+  std::string name = requested;
+  if (name == "auto") {
+    const std::string chosen = config::get_string("BATON_BACKEND");
+    name = chosen.empty() || chosen == "auto" ? "native" : chosen;
+  }
+  backends::check_backend_name(name);
+  return name;
+}
 
 std::shared_ptr<backends::Backend> make_group_backend(const JobView& job, const GroupSpec& group) {
   backends::BackendConfig config;

@@ -40,6 +40,11 @@ struct GroupSpec {
   std::shared_ptr<Store> store;  // the group's own namespace
 };
 
+// The backend `requested` names: "auto" defers to BATON_BACKEND (so
+// unchanged programs can be pointed at another backend, e.g. under mpirun),
+// then to native. Throws as make_backend() would for an unknown name.
+std::string resolve_backend(const std::string& requested);
+
 // Blocks until the group's connections are up; throws what the backend's
 // factory throws.
 std::shared_ptr<backends::Backend> make_group_backend(const JobView& job, const GroupSpec& group);

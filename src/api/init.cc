@@ -131,14 +131,7 @@ void init_process_group(const InitOptions& options) {
                           std::to_string(pg->rank) + " of " + std::to_string(pg->world_size) +
                           "); call destroy_process_group() first");
   }
-  // "auto" defers to BATON_BACKEND (so unchanged programs can be pointed
-  // at another backend, e.g. under mpirun), then to native.
-  std::string backend_name = options.backend;
-  if (backend_name == "auto") {
-    const std::string chosen = config::get_string("BATON_BACKEND");
-    backend_name = chosen.empty() || chosen == "auto" ? "native" : chosen;
-  }
-  backends::check_backend_name(backend_name);
+  const std::string backend_name = api::resolve_backend(options.backend);
   const auto timeout =
       options.timeout.count() > 0 ? options.timeout : config::get_duration("BATON_TIMEOUT");
 

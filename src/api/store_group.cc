@@ -28,12 +28,7 @@ namespace baton {
 namespace {
 
 std::string chosen_backend(const std::string& requested) {
-  std::string name = requested;
-  if (name == "auto") {
-    const std::string chosen = config::get_string("BATON_BACKEND");
-    name = chosen.empty() || chosen == "auto" ? "native" : chosen;
-  }
-  backends::check_backend_name(name);
+  const std::string name = api::resolve_backend(requested);
   if (backends::own_world(name)) {
     throw UnsupportedError("new_group(store, rank, size): the " + name +
                            " backend brings its own world and makes groups with "
