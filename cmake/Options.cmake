@@ -98,3 +98,22 @@ if(NOT BATON_WITH_PYTORCH STREQUAL "OFF")
                    "(apt-get install python3-torch pybind11-dev python3-dev)")
   endif()
 endif()
+
+# Job secrets (src/auth: HMAC-SHA-256 challenge-response on every store and
+# transport connection, docs/security.md) need OpenSSL's libcrypto (Debian's
+# libssl-dev). AUTO uses it when found; without it a configured secret is
+# refused with an error saying so, and jobs run unauthenticated as before.
+set(BATON_WITH_OPENSSL AUTO CACHE STRING "Authenticate with a job secret through libcrypto: ON, OFF or AUTO")
+set_property(CACHE BATON_WITH_OPENSSL PROPERTY STRINGS AUTO ON OFF)
+if(BATON_WITH_OPENSSL STREQUAL "ON")
+  find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+elseif(BATON_WITH_OPENSSL STREQUAL "AUTO")
+  find_package(OpenSSL QUIET COMPONENTS Crypto)
+endif()
+if(OpenSSL_FOUND AND NOT BATON_WITH_OPENSSL STREQUAL "OFF")
+  set(BATON_HAVE_OPENSSL ON)
+  message(STATUS "Baton: job secrets enabled (libcrypto ${OPENSSL_VERSION})")
+else()
+  set(BATON_HAVE_OPENSSL OFF)
+  message(STATUS "Baton: libcrypto not found (apt-get install libssl-dev); job secrets refused")
+endif()

@@ -9,6 +9,8 @@ packages=(
   libbenchmark-dev          # baton-bench and micro-benchmarks
   libcli11-dev              # command-line parsing of baton-run, baton-store, baton-bench
   zlib1g-dev                # gzip'd IDX datasets
+  libssl-dev                # libcrypto: HMAC-SHA-256 job secrets (docs/security.md)
+  clang-14 libfuzzer-14-dev # fuzzing the parsers (scripts/fuzz.sh, docs/security.md)
   libopenmpi-dev openmpi-bin # the mpi backend and its mpirun tests (docs/clusters.md)
   dataset-fashion-mnist     # the MNIST example's default data (/usr/share/datasets/fashion-mnist)
   libtorch-dev              # the LibTorch adapter (DDP) and the MNIST example

@@ -25,7 +25,10 @@ enum class ErrorCode {
   kProtocol,         // a peer sent bytes that are not Baton's protocol
   kIo,               // a file or OS resource failed (open, map, lock)
   kUnsupported,      // asked for something this build or backend cannot do
+  kAuthentication,   // a peer or server did not prove the job secret, or this process lacks it
 };
+// The highest ErrorCode (codes travel on the wire; a larger one is unknown).
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kAuthentication;
 
 std::string_view error_code_name(ErrorCode code);
 
@@ -67,6 +70,17 @@ class UnsupportedError : public Error {
  public:
   explicit UnsupportedError(const std::string& m) : Error(ErrorCode::kUnsupported, m) {}
 };
+// A connection was refused because one side could not prove the job secret
+// (docs/security.md), or a secret is configured wrongly (a file others can
+// read, too short). Nothing was read or written on such a connection.
+class AuthenticationError : public Error {
+ public:
+  explicit AuthenticationError(const std::string& m) : Error(ErrorCode::kAuthentication, m) {}
+};
+
+// An exception of the subclass that `code` names, carrying `message`
+// (baton::Error itself for kInternal or a code outside the enum).
+std::exception_ptr make_error(ErrorCode code, const std::string& message);
 
 // The message of the exception in `error` ("unknown error" for one that is
 // not a std::exception, "" for nullptr); for logs and for errors that wrap others.

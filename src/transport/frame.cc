@@ -115,7 +115,7 @@ FrameHeader decode_frame_header(std::span<const std::byte, kFrameHeaderSize> byt
       bad(peer, "goodbye frame with a " + std::to_string(h.length) + "-byte payload");
     }
     if (h.type == FrameType::kAbort &&
-        (e.tag < 0 || e.tag > static_cast<int64_t>(ErrorCode::kUnsupported))) {
+        (e.tag < 0 || e.tag > static_cast<int64_t>(kLastErrorCode))) {
       bad(peer, "abort frame with unknown error code " + std::to_string(e.tag));
     }
     if (h.type == FrameType::kAbort && h.length > kMaxAbortReasonBytes) {
@@ -177,20 +177,6 @@ FrameHeader make_abort_header(ErrorCode code, uint64_t reason_length) {
   h.envelope.tag = static_cast<int64_t>(code);
   h.length = reason_length;
   return h;
-}
-
-std::exception_ptr make_error(ErrorCode code, const std::string& message) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return std::make_exception_ptr(InvalidArgument(message));
-    case ErrorCode::kTimeout: return std::make_exception_ptr(TimeoutError(message));
-    case ErrorCode::kConnection: return std::make_exception_ptr(ConnectionError(message));
-    case ErrorCode::kMismatch: return std::make_exception_ptr(MismatchError(message));
-    case ErrorCode::kProtocol: return std::make_exception_ptr(ProtocolError(message));
-    case ErrorCode::kIo: return std::make_exception_ptr(IoError(message));
-    case ErrorCode::kUnsupported: return std::make_exception_ptr(UnsupportedError(message));
-    case ErrorCode::kInternal: break;
-  }
-  return std::make_exception_ptr(Error(ErrorCode::kInternal, message));
 }
 
 }  // namespace baton::transport

@@ -75,7 +75,5 @@ std::string receive_problem(int peer, const Envelope& envelope, int rank, int si
 // exception of the same ErrorCode so that, e.g., a MismatchError found on one
 // rank is a MismatchError on every rank.
 FrameHeader make_abort_header(ErrorCode code, uint64_t reason_length);
-// An exception of the given code carrying `message`.
-std::exception_ptr make_error(ErrorCode code, const std::string& message);
 
 }  // namespace baton::transport

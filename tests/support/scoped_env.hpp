@@ -70,6 +70,8 @@ class ScopedEnv {
                              "MASTER_PORT",
                              "BATON_AGENT_STORE",
                              "BATON_JOB_ID",
+                             "BATON_SECRET",
+                             "BATON_SECRET_FILE",
                              "BATON_SOCKET_IFNAME",
                              "BATON_TIMEOUT"}) {
       unset(name);

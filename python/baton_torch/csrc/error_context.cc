@@ -18,20 +18,7 @@ std::string join(const std::vector<int64_t>& values) {
 }
 
 std::exception_ptr same_kind(const baton::Error& e, const std::string& message) {
-  switch (e.code()) {
-    case baton::ErrorCode::kInvalidArgument:
-      return std::make_exception_ptr(baton::InvalidArgument(message));
-    case baton::ErrorCode::kTimeout: return std::make_exception_ptr(baton::TimeoutError(message));
-    case baton::ErrorCode::kConnection:
-      return std::make_exception_ptr(baton::ConnectionError(message));
-    case baton::ErrorCode::kMismatch: return std::make_exception_ptr(baton::MismatchError(message));
-    case baton::ErrorCode::kProtocol: return std::make_exception_ptr(baton::ProtocolError(message));
-    case baton::ErrorCode::kIo: return std::make_exception_ptr(baton::IoError(message));
-    case baton::ErrorCode::kUnsupported:
-      return std::make_exception_ptr(baton::UnsupportedError(message));
-    case baton::ErrorCode::kInternal: break;
-  }
-  return std::make_exception_ptr(baton::Error(e.code(), message));
+  return baton::make_error(e.code(), message);
 }
 
 }  // namespace

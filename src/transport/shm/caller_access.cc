@@ -62,7 +62,7 @@ std::exception_ptr ShmContext::peer_abort_error(int peer) const {
   const std::string reason(theirs.abort_reason,
                            std::min<size_t>(theirs.abort_length, kAbortReasonBytes));
   const uint32_t code = theirs.abort_code;
-  const ErrorCode error_code = code <= static_cast<uint32_t>(ErrorCode::kUnsupported)
+  const ErrorCode error_code = code <= static_cast<uint32_t>(kLastErrorCode)
                                    ? static_cast<ErrorCode>(code)
                                    : ErrorCode::kInternal;
   return make_error(error_code, reason + " (rank " + std::to_string(peer) + " aborted the group)");

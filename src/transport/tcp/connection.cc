@@ -413,7 +413,7 @@ void Connection::finish_payload() {
     const std::string reason(reinterpret_cast<const char*>(control_.data()), control_.size());
     control_.clear();
     const int64_t code = header_.envelope.tag;
-    const ErrorCode error_code = code >= 0 && code <= static_cast<int64_t>(ErrorCode::kUnsupported)
+    const ErrorCode error_code = code >= 0 && code <= static_cast<int64_t>(kLastErrorCode)
                                      ? static_cast<ErrorCode>(code)
                                      : ErrorCode::kInternal;
     events_.aborted(peer_, make_error(error_code, reason + " (rank " + std::to_string(peer_) +
