@@ -107,17 +107,17 @@ for t in "${only[@]}"; do
   rc=$?
   set -e
   elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-  executed=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$dir/log.txt" | awk '{s += $2} END {print s + 0}')
+  executed=$({ grep -o 'stat::number_of_executed_units: [0-9]*' "$dir/log.txt" || true; } | awk '{s += $2} END {print s + 0}')
   if ((keep_going)) || [[ $executed == 0 ]]; then
     # Fork mode prints progress lines "#N ... exec/s: E ..."; take the last.
-    last=$(grep -o '^#[0-9]*' "$dir/log.txt" | tail -1 | tr -d '#')
+    last=$({ grep -o '^#[0-9]*' "$dir/log.txt" || true; } | tail -1 | tr -d '#')
     [[ -n $last && $last -gt $executed ]] && executed=$last
   fi
   crashes=$(find "$dir/artifacts" -type f | wc -l)
   if ((rc != 0 && crashes == 0)); then crashes=1; fi
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$dir/log.txt" | awk '{print $2}' | tail -1)
+  rate=$({ grep -o 'stat::average_exec_per_sec: *[0-9]*' "$dir/log.txt" || true; } | awk '{print $2}' | tail -1)
   if ((keep_going)) || [[ -z $rate || $rate == 0 ]]; then
-    rate=$(awk -v n="$executed" -v s="$elapsed" 'BEGIN {printf "%d", s > 0 ? n / s : 0}')
+    rate=$(awk -v n="$executed" -v s="$elapsed" 'BEGIN {printf "%d", (s > 0 ? n / s : 0)}')
   fi
   files=$(find "$dir/corpus" -type f | wc -l)
   bytes=$(du -sb "$dir/corpus" | cut -f1)
@@ -127,7 +127,8 @@ for t in "${only[@]}"; do
     echo "fuzz.sh: $t: $crashes failing input(s) in $dir/artifacts/; first report:"
     grep -m1 -A12 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|FUZZ FAILURE' "$dir/log.txt" || tail -20 "$dir/log.txt"
     echo "fuzz.sh: $t: distinct reports:"
-    grep -hoE 'SUMMARY: .*|FUZZ FAILURE at .*' "$dir/log.txt" | sort | uniq -c | sort -rn | head -10
+    { grep -hoE 'SUMMARY: .*|FUZZ FAILURE at .*|[^ ]+:[0-9]+:[0-9]+: runtime error' "$dir/log.txt" || true; } |
+      sort | uniq -c | sort -rn | head -10
   fi
 done
 
