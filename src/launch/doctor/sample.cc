@@ -10,6 +10,10 @@
 // now and then, as the transport's do): flag round trips give the latency,
 // then 1 MiB memcpy'd in by one side and out by the other, per flag
 // handoff, gives the copy bandwidth (what a message through a ring costs).
+// Neither process is pinned, as ranks are not: the scheduler may put both
+// on one core (a fast, cache-warm copy) or on two (the caches trade lines),
+// so on a busy host two runs can differ several times over; a slow sample
+// names the load average.
 //
 // A sample that cannot run (no loopback, no fork, a partner that does not
 // answer within 2 s) fails its row: jobs on one host need both paths. A
@@ -17,12 +21,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -259,6 +266,17 @@ Measured sample_shm(std::chrono::nanoseconds budget) {
   return m;
 }
 
+// "; load average 8.41 on 2 CPUs", or "" when unknown.
+std::string load_text() {
+  double load = 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::getloadavg(&load, 1) != 1 || ::sched_getaffinity(0, sizeof set, &set) != 0) return "";
+  char text[64];
+  std::snprintf(text, sizeof text, "; load average %.2f on %d CPUs", load, CPU_COUNT(&set));
+  return text;
+}
+
 DoctorRow sample_row(const std::string& name, const Measured& m,
                      std::chrono::nanoseconds latency_warn, double bandwidth_warn,
                      const std::string& what_latency, const std::string& what_bandwidth,
@@ -269,7 +287,7 @@ DoctorRow sample_row(const std::string& name, const Measured& m,
   if (m.latency > latency_warn || m.bandwidth < bandwidth_warn) {
     return warn(name,
                 detail + ": slow (warns above " + format_latency(latency_warn) + " or below " +
-                    format_rate(bandwidth_warn) + ")",
+                    format_rate(bandwidth_warn) + ")" + load_text(),
                 "a loaded or throttled host: check what else runs here (top), CPU frequency "
                 "and the VM's CPU allowance");
   }
