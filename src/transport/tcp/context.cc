@@ -7,7 +7,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
-#include <thread>
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
@@ -41,39 +40,10 @@ size_t unexpected_limit(const TcpOptions& options) {
   return static_cast<size_t>(bytes);
 }
 
-// A peer that published its address (it listened before) but refuses
-// connections this long has exited.
-constexpr auto kRefusedIsGone = std::chrono::seconds(1);
-
 // Waits for one store key written by group rank `owner` (wait_keys).
 bool wait_key(Store& store, const std::string& key, int owner, const PeerWatch& watch,
               const std::string& who, const std::string& what, Clock::time_point deadline) {
   return wait_keys(store, {key}, {owner}, watch, who, what, deadline).empty();
-}
-
-// "host:port" or "[v6]:port" as published by setup_mesh.
-bool split_host_port(const std::string& text, std::string* host, uint16_t* port) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
-  *host = text.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  unsigned value = 0;
-  for (size_t i = colon + 1; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    value = value * 10 + static_cast<unsigned>(text[i] - '0');
-    if (value > 65535) return false;
-  }
-  *port = static_cast<uint16_t>(value);
-  return value > 0;
-}
-
-std::span<const uint8_t> const_u8(std::span<const std::byte> bytes) {
-  return {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
-}
-std::span<uint8_t> mutable_u8(std::span<std::byte> bytes) {
-  return {reinterpret_cast<uint8_t*>(bytes.data()), bytes.size()};
 }
 
 }  // namespace
@@ -90,6 +60,7 @@ TcpContext::TcpContext(Store& store, const std::string& group_key, int rank, int
                               .on_space = [this] { schedule_resume(); },
                               .on_divergence = [this](std::exception_ptr e) { abort(e); }}),
       connected_(static_cast<size_t>(size), false),
+      refused_(static_cast<size_t>(size)),
       peers_(static_cast<size_t>(size)),
       loop_("tcp rank " + std::to_string(rank) + " group '" + group_key + "'") {
   if (size_ == 1) return;
@@ -169,9 +140,15 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
   Hello expected = self;
   expected.to_rank = rank_;
   listener_ = std::make_unique<Listener>(
-      loop_, std::move(listen_fd), expected, options.handshake_timeout,
-      [this](int from) { return check_rank(from); },
-      [this](int from, UniqueFd fd) { install(from, std::move(fd)); });
+      loop_, std::move(listen_fd),
+      Listener::Options{.expected = expected,
+                        .secret = options.secret,
+                        .handshake_timeout = options.handshake_timeout},
+      Listener::Callbacks{
+          .check_rank = [this](int from) { return check_rank(from); },
+          .on_peer = [this](int from, UniqueFd fd) { install(from, std::move(fd)); },
+          .on_refused = [this](int from, std::exception_ptr why,
+                               bool fatal) { on_refused(from, why, fatal); }});
   loop_.run_sync([this] { listener_->start(); });
   store.set(group_key_ + "/tcp/" + std::to_string(rank_), address);
   BATON_LOG_DEBUG(log::Subsys::kTransport) << describe() << " listens on " << address;
@@ -179,8 +156,9 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
   // Lower ranks: connect. Higher ranks: they connect to us (the listener).
   std::vector<std::string> why_missing(static_cast<size_t>(size_));
   self.from_rank = rank_;
+  Connector connector(self, options.secret, options.handshake_timeout, watch_, describe());
   for (int peer = 0; peer < rank_; ++peer) {
-    why_missing[static_cast<size_t>(peer)] = connect_to(peer, store, self, deadline);
+    why_missing[static_cast<size_t>(peer)] = connect_to(peer, store, connector, deadline);
   }
   std::exception_ptr failure;
   {
@@ -204,8 +182,23 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
           listener_->close();
           listener_.reset();
         });
-        watch_.check(std::span<const int>(&*dead, 1), describe(),
-                     "tcp setup (before it connected to rank " + std::to_string(rank_) + ")");
+        try {
+          watch_.check(std::span<const int>(&*dead, 1), describe(),
+                       "tcp setup (before it connected to rank " + std::to_string(rank_) + ")");
+        } catch (const Error& e) {
+          // A peer that gave up on a definite refusal (a secret on one
+          // side only) exits: say what its connection met here.
+          std::exception_ptr refused;
+          {
+            std::lock_guard relock(setup_mu_);
+            refused = refused_[static_cast<size_t>(*dead)];
+          }
+          if (!refused) throw;
+          std::rethrow_exception(make_error(
+              error_code(refused) == ErrorCode::kAuthentication ? ErrorCode::kAuthentication
+                                                                : e.code(),
+              std::string(e.what()) + "; before that, " + baton::error_message(refused)));
+        }
       }
     }
     failure = setup_error_;
@@ -215,115 +208,64 @@ void TcpContext::setup_mesh(Store& store, const TcpOptions& options, Clock::time
     listener_.reset();
   });
 
-  std::string missing;
+  bool complete = true;
   {
     std::lock_guard lock(setup_mu_);
     for (int p = 0; p < size_; ++p) {
-      if (p == rank_ || connected_[static_cast<size_t>(p)]) continue;
-      std::string why = why_missing[static_cast<size_t>(p)];
-      if (why.empty()) why = "it never connected to rank " + std::to_string(rank_);
-      missing +=
-          std::string(missing.empty() ? "" : "; ") + "rank " + std::to_string(p) + " (" + why + ")";
+      if (p != rank_ && !connected_[static_cast<size_t>(p)]) complete = false;
     }
   }
-  if (!missing.empty()) {
-    std::string message = describe() + " timed out after " +
-                          describe_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              Clock::now() - started)) +
-                          " setting up its tcp connections; not connected: " + missing;
-    if (failure) message += "; also: " + baton::error_message(failure);
-    throw TimeoutError(message);
-  }
-  if (failure) std::rethrow_exception(failure);
+  if (!complete || failure) throw_setup_failure(why_missing, failure, started);
   BATON_LOG_INFO(log::Subsys::kTransport)
       << describe() << " connected to " << size_ - 1 << " peers from " << address;
 }
 
-std::string TcpContext::connect_to(int peer, Store& store, const Hello& self,
+std::string TcpContext::connect_to(int peer, Store& store, Connector& connector,
                                    Clock::time_point deadline) {
   const std::string key = group_key_ + "/tcp/" + std::to_string(peer);
   if (!wait_key(store, key, peer, watch_, describe(), "tcp setup (before it published its address)",
                 deadline)) {
     return "it published no address under '" + key + "'";
   }
-  const std::string text = store.get_string(key);
-  std::string host;
-  uint16_t port = 0;
-  if (!split_host_port(text, &host, &port)) {
-    throw ProtocolError(describe() + ": rank " + std::to_string(peer) + " published '" + text +
-                        "' under '" + key + "', which is not host:port");
-  }
-  // Connect, retrying while the deadline allows: a refused connection may be
-  // a listener that is not up yet after a restart of the store's contents.
-  // But the peer listened before it published this address, so refusals
-  // that last kRefusedIsGone mean it has exited (where its pid is known,
-  // that is asked at once).
-  UniqueFd fd;
-  auto backoff = std::chrono::milliseconds(5);
-  Clock::time_point refused_since{};  // the first of the refusals in a row; zero: none
-  for (;;) {
-    int error = 0;
-    for (const net::SocketAddress& a : net::resolve(host, port)) {
-      net::ConnectResult result = net::connect_tcp(a, deadline);
-      if (result.fd) {
-        fd = std::move(result.fd);
-        break;
-      }
-      error = result.error;
-    }
-    if (fd) break;
-    watch_.check(std::span<const int>(&peer, 1), describe(),
-                 "tcp setup (it published " + text + ", then stopped listening)");
-    if (error == ECONNREFUSED) {
-      if (refused_since == Clock::time_point{}) refused_since = Clock::now();
-      if (Clock::now() - refused_since >= kRefusedIsGone) {
-        throw ConnectionError(describe() + ": rank " + std::to_string(peer) + " published " + text +
-                              " but has refused connections there for " +
-                              describe_duration(kRefusedIsGone) +
-                              ": it listened before it published, so it has exited "
-                              "(during tcp setup)");
-      }
-    } else {
-      refused_since = Clock::time_point{};
-    }
-    if (Clock::now() + backoff >= deadline) {
-      return "connecting to " + text + " failed: " + net::error_text(error);
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
-  }
-
-  Hello hello = self;
-  hello.to_rank = peer;
-  const HelloBytes bytes = encode_hello(hello);
-  const std::string where = "rank " + std::to_string(peer) + " at " + text;
-  const std::string refused =
-      where + " closed the connection during the handshake: it refused rank " +
-      std::to_string(rank_) +
-      "'s hello (its log says why: another job id, group, token or world size) or it failed";
-  switch (net::send_all(fd.get(), const_u8(bytes), deadline)) {
-    case net::IoStatus::kDone: break;
-    case net::IoStatus::kTimedOut: return where + " did not read the handshake";
-    case net::IoStatus::kClosed: throw ConnectionError(refused);
-  }
-  HelloBytes reply_bytes{};
-  switch (net::recv_all(fd.get(), mutable_u8(reply_bytes), deadline)) {
-    case net::IoStatus::kDone: break;
-    case net::IoStatus::kTimedOut: return where + " did not answer the handshake";
-    case net::IoStatus::kClosed: throw ConnectionError(refused);
-  }
   std::string why;
-  const std::optional<Hello> reply = decode_hello(reply_bytes, &why);
-  if (!reply) throw ConnectionError(where + " answered the handshake with " + why);
-  Hello expected = self;
-  expected.to_rank = rank_;
-  why = hello_difference(*reply, expected);
-  if (why.empty() && reply->from_rank != peer) {
-    why = "source rank " + std::to_string(reply->from_rank);
-  }
-  if (!why.empty()) throw ConnectionError(where + " answered the handshake with " + why);
+  UniqueFd fd = connector.connect(peer, store.get_string(key), deadline, &why);
+  if (!fd) return why;
   loop_.run_sync([&] { install(peer, std::move(fd)); });
   return "";
+}
+
+void TcpContext::throw_setup_failure(const std::vector<std::string>& why_missing,
+                                     const std::exception_ptr& failure, Clock::time_point started) {
+  std::string missing;
+  bool unproven = false;  // a missing rank's last claimant did not prove the secret
+  {
+    std::lock_guard lock(setup_mu_);
+    for (int p = 0; p < size_; ++p) {
+      if (p == rank_ || connected_[static_cast<size_t>(p)]) continue;
+      std::string why = why_missing[static_cast<size_t>(p)];
+      if (why.empty()) why = "it never connected to rank " + std::to_string(rank_);
+      if (const auto& refused = refused_[static_cast<size_t>(p)]; refused && refused != failure) {
+        why += "; " + baton::error_message(refused);
+        unproven = unproven || baton::error_code(refused) == ErrorCode::kAuthentication;
+      }
+      missing +=
+          std::string(missing.empty() ? "" : "; ") + "rank " + std::to_string(p) + " (" + why + ")";
+    }
+  }
+  const std::string elapsed = describe_duration(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
+  if (failure && missing.empty()) std::rethrow_exception(failure);
+  if (failure && error_code(failure) == ErrorCode::kAuthentication) {
+    // This rank lacks the secret its peers have: nothing to wait for.
+    throw AuthenticationError(baton::error_message(failure) + " (after " + elapsed +
+                              "; not connected: " + missing + ")");
+  }
+  // (A peer that failed during setup, as the others time out, is a symptom.)
+  std::string message = describe() + " timed out after " + elapsed +
+                        " setting up its tcp connections; not connected: " + missing;
+  if (failure) message += "; also: " + baton::error_message(failure);
+  if (unproven) throw AuthenticationError(message);
+  throw TimeoutError(message);
 }
 
 std::string TcpContext::check_rank(int from) {
@@ -337,6 +279,15 @@ std::string TcpContext::check_rank(int from) {
            ", which is already connected (a duplicate or late connection)";
   }
   return "";
+}
+
+void TcpContext::on_refused(int from, const std::exception_ptr& why, bool fatal) {
+  {
+    std::lock_guard lock(setup_mu_);
+    if (from >= 0 && from < size_) refused_[static_cast<size_t>(from)] = why;
+    if (fatal && !setup_error_) setup_error_ = why;
+  }
+  if (fatal) setup_cv_.notify_all();
 }
 
 void TcpContext::install(int peer, UniqueFd fd) {

@@ -35,6 +35,7 @@
 #include "transport/matcher.hpp"
 #include "transport/peer_watch.hpp"
 #include "transport/tcp/connection.hpp"
+#include "transport/tcp/connector.hpp"
 #include "transport/tcp/factory.hpp"
 #include "transport/tcp/handshake.hpp"
 #include "transport/tcp/listener.hpp"
@@ -66,11 +67,19 @@ class TcpContext final : public Context {
   using Clock = std::chrono::steady_clock;
 
   void setup_mesh(Store& store, const TcpOptions& options, Clock::time_point deadline);
-  // Connects to a lower rank and runs the connecting side of the handshake.
-  // Returns "" on success, or why the peer could not be reached in time.
-  std::string connect_to(int peer, Store& store, const Hello& self, Clock::time_point deadline);
-  void install(int peer, UniqueFd fd);                                            // loop thread
-  std::string check_rank(int from);                                               // loop thread
+  // Connects to a lower rank (Connector). Returns "" on success, or why the
+  // peer could not be reached in time.
+  std::string connect_to(int peer, Store& store, Connector& connector, Clock::time_point deadline);
+  void install(int peer, UniqueFd fd);                                   // loop thread
+  std::string check_rank(int from);                                      // loop thread
+  void on_refused(int from, const std::exception_ptr& why, bool fatal);  // loop thread
+  // Throws the setup's failure: `failure` when every peer connected or it is
+  // an AuthenticationError (this rank lacks the secret); otherwise a
+  // TimeoutError naming the unconnected ranks and why (an AuthenticationError
+  // when a connection claiming one of them did not prove the secret).
+  [[noreturn]] void throw_setup_failure(const std::vector<std::string>& why_missing,
+                                        const std::exception_ptr& failure,
+                                        Clock::time_point started);
   void on_peer_failed(int peer, const std::exception_ptr& error, bool graceful);  // loop thread
   void on_peer_abort(int peer, const std::exception_ptr& error);                  // loop thread
   void abort_connections(const std::exception_ptr& why, bool tell_peers);         // loop thread
@@ -91,6 +100,8 @@ class TcpContext final : public Context {
   std::condition_variable setup_cv_;
   std::vector<bool> connected_;     // GUARDED_BY(setup_mu_), by rank
   std::exception_ptr setup_error_;  // GUARDED_BY(setup_mu_)
+  // By rank: the last refused connection that claimed to be that rank.
+  std::vector<std::exception_ptr> refused_;  // GUARDED_BY(setup_mu_)
   // Written under setup_mu_ during setup (loop thread or constructor), then
   // read-only: user threads only see the context after setup.
   std::vector<std::unique_ptr<Connection>> peers_;

@@ -12,7 +12,12 @@
 //   4. each rank connects to every lower rank and accepts every higher one;
 //      both ends of each connection check the other's hello (job id, group
 //      key, token, world size, both ranks) and refuse anything else
-//      (tcp/handshake.hpp), logging it and waiting on for the right peer.
+//      (tcp/handshake.hpp), logging it and waiting on for the right peer;
+//      with a job secret (TcpOptions::secret) both ends also prove it
+//      (challenge-response, the secret never on the wire) before the socket
+//      becomes the peer's connection. A connector whose handshake was
+//      dropped (the acceptor's slots full of other connections) retries
+//      until the deadline (tcp/connector.hpp).
 // The group key must be unique per group within the store (the backend adds
 // a counter), so that two groups never read each other's entries.
 //
@@ -37,6 +42,10 @@
 #include "transport/matcher.hpp"
 #include "transport/transport.hpp"
 
+namespace baton::auth {
+class Secret;
+}  // namespace baton::auth
+
 namespace baton::transport {
 
 struct TcpOptions {
@@ -51,8 +60,15 @@ struct TcpOptions {
   size_t unexpected_bytes = 0;
   // Names collectives in MismatchError messages; nullptr prints raw numbers.
   OpFormatter describe_op = nullptr;
-  // How long an accepted connection may take to send its hello.
+  // How long one handshake may take: an accepted connection that has not
+  // finished it by then is closed, and a connector abandons an attempt (and
+  // retries) after it.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(5)};
+  // The job secret every connection proves (auth/secret.hpp; the backend
+  // fills it from InitOptions or the environment); nullptr: connections are
+  // not authenticated, and anyone who reads the group's token in the store
+  // can join. Every rank of the group needs the same secret, or none.
+  std::shared_ptr<const auth::Secret> secret;
   // The rendezvous' pid of each group rank on this host, 0 for the others:
   // setup fails at once, naming the rank, when one of them exits (ShmOptions).
   std::vector<pid_t> peer_pids;
@@ -62,9 +78,16 @@ struct TcpOptions {
 // connected, or the timeout. Throws InvalidArgument for a rank outside
 // [0, size) or size < 1; TimeoutError naming the ranks that did not connect
 // (and why, where known: no address in the store, connection refused, no
-// answer to the handshake); ConnectionError when a peer refuses the
-// handshake, answers as someone else, or closes during setup; what the store
-// throws (IoError, ConnectionError) when the store fails.
+// answer to the handshake, a connection claiming it that was refused);
+// AuthenticationError when the secret is set on one side only or differs
+// (at once on a connecting rank, and on an accepting rank without a secret;
+// an accepting rank with a secret waits for a peer that proves it until the
+// deadline, so that a stranger cannot end its setup, and then names the
+// refused connection); ConnectionError when a peer refuses the handshake for
+// a reason that cannot change (another job id, group, token or world size),
+// answers as someone else, or closes during setup; ProtocolError when it
+// answers with bytes that are not a hello; what the store throws (IoError,
+// ConnectionError) when the store fails.
 std::unique_ptr<Context> make_tcp_context(Store& store, const std::string& group_key, int rank,
                                           int size, const TcpOptions& options = {});
 

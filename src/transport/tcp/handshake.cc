@@ -12,14 +12,14 @@ namespace {
 // Byte offsets (docs/wire_protocol.md).
 constexpr size_t kOffMagic = 0;
 constexpr size_t kOffVersion = 4;
-constexpr size_t kOffReserved = 6;  // 2 bytes, zero
+constexpr size_t kOffFlags = 6;  // 2 bytes: kFlagSecret, kFlagRefusal
 constexpr size_t kOffToken = 8;
 constexpr size_t kOffGroup = 16;
 constexpr size_t kOffFrom = 24;
 constexpr size_t kOffTo = 28;
 constexpr size_t kOffSize = 32;
-constexpr size_t kOffReserved2 = 36;  // 4 bytes, zero
-constexpr size_t kOffJobId = 40;      // kJobIdBytes, zero padded
+constexpr size_t kOffRefusal = 36;  // 4 bytes: Refusal with kFlagRefusal, else zero
+constexpr size_t kOffJobId = 40;    // kJobIdBytes, zero padded
 
 // Printable form of untrusted bytes for a log line.
 std::string printable(const std::byte* p, size_t n) {
@@ -64,6 +64,8 @@ HelloBytes encode_hello(const Hello& hello) {
   std::byte* p = out.data();
   std::memcpy(p + kOffMagic, kHelloMagic.data(), kHelloMagic.size());
   put_le<uint16_t>(p + kOffVersion, kHelloVersion);
+  put_le<uint16_t>(p + kOffFlags, hello.flags);
+  put_le<uint32_t>(p + kOffRefusal, static_cast<uint32_t>(hello.refusal));
   put_le<uint64_t>(p + kOffToken, hello.token);
   put_le<uint64_t>(p + kOffGroup, hello.group_hash);
   put_le<int32_t>(p + kOffFrom, hello.from_rank);
@@ -87,11 +89,19 @@ std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes, 
            std::to_string(kHelloVersion) + ")";
     return std::nullopt;
   }
-  if (get_le<uint16_t>(p + kOffReserved) != 0 || get_le<uint32_t>(p + kOffReserved2) != 0) {
-    *why = "non-zero reserved handshake bytes";
+  const auto flags = get_le<uint16_t>(p + kOffFlags);
+  if ((flags & ~kKnownFlags) != 0) {
+    *why = "unknown handshake flags 0x" + hex64(flags).substr(12);
+    return std::nullopt;
+  }
+  const auto refusal = get_le<uint32_t>(p + kOffRefusal);
+  if ((flags & kFlagRefusal) == 0 ? refusal != 0 : (refusal == 0 || refusal > kLastRefusal)) {
+    *why = "a refusal code " + std::to_string(refusal) + " that does not fit its flags";
     return std::nullopt;
   }
   Hello h;
+  h.flags = flags;
+  h.refusal = static_cast<Refusal>(refusal);
   h.token = get_le<uint64_t>(p + kOffToken);
   h.group_hash = get_le<uint64_t>(p + kOffGroup);
   h.from_rank = get_le<int32_t>(p + kOffFrom);
@@ -109,27 +119,76 @@ std::optional<Hello> decode_hello(std::span<const std::byte, kHelloSize> bytes, 
   return h;
 }
 
-std::string hello_difference(const Hello& got, const Hello& expected) {
+Refusal hello_mismatch(const Hello& got, const Hello& expected, std::string* why) {
   const std::string job = job_id_field(expected.job_id);
-  if (got.job_id != job) return "job id '" + got.job_id + "' (expected '" + job + "')";
+  if (got.job_id != job) {
+    *why = "job id '" + got.job_id + "' (expected '" + job + "')";
+    return Refusal::kJobId;
+  }
   if (got.group_hash != expected.group_hash) {
-    return "group key hash " + hex64(got.group_hash) + " (expected " + hex64(expected.group_hash) +
+    *why = "group key hash " + hex64(got.group_hash) + " (expected " + hex64(expected.group_hash) +
            ": a connection meant for another group)";
+    return Refusal::kGroup;
   }
   if (got.token != expected.token) {
-    return "group token " + hex64(got.token) +
+    *why = "group token " + hex64(got.token) +
            " (expected this group's token: a process of an earlier or other group with the same "
            "key)";
+    return Refusal::kToken;
   }
   if (got.world_size != expected.world_size) {
-    return "world size " + std::to_string(got.world_size) + " (expected " +
+    *why = "world size " + std::to_string(got.world_size) + " (expected " +
            std::to_string(expected.world_size) + ")";
+    return Refusal::kWorldSize;
   }
   if (got.to_rank != expected.to_rank) {
-    return "destination rank " + std::to_string(got.to_rank) + " (this is rank " +
+    *why = "destination rank " + std::to_string(got.to_rank) + " (this is rank " +
            std::to_string(expected.to_rank) + ")";
+    return Refusal::kDestination;
   }
-  return "";
+  return Refusal::kNone;
+}
+
+Hello refusal_hello(int acceptor_rank, int connector_rank, Refusal why, bool has_secret) {
+  Hello h;
+  h.from_rank = acceptor_rank;
+  h.to_rank = connector_rank;
+  h.flags = static_cast<uint16_t>(kFlagRefusal | (has_secret ? kFlagSecret : 0));
+  h.refusal = why;
+  return h;
+}
+
+std::string refusal_text(Refusal why) {
+  switch (why) {
+    case Refusal::kNone: return "no reason";
+    case Refusal::kJobId: return "another job id (BATON_JOB_ID differs)";
+    case Refusal::kGroup: return "another group key (a connection meant for another group)";
+    case Refusal::kToken:
+      return "another group token (this rank read the token of an earlier or other group with "
+             "the same key)";
+    case Refusal::kWorldSize: return "another world size";
+    case Refusal::kDestination: return "a hello meant for another rank";
+    case Refusal::kSourceRank: return "a rank it accepts no connection from";
+    case Refusal::kDuplicate: return "a rank that is already connected to it";
+    case Refusal::kNoSecretHere: return "a job secret, while it has none: " + secret_hint();
+    case Refusal::kSecretRequired: return "no job secret, while it requires one: " + secret_hint();
+  }
+  return "reason " + std::to_string(static_cast<uint32_t>(why));
+}
+
+auth::Transcript handshake_transcript(std::span<const std::byte, kHelloSize> hello_c,
+                                      const auth::Nonce& nonce_c,
+                                      std::span<const std::byte, kHelloSize> hello_a,
+                                      const auth::Nonce& nonce_a) {
+  auth::Transcript t;
+  t.add(std::span<const std::byte>(hello_c)).add(std::span<const uint8_t>(nonce_c));
+  t.add(std::span<const std::byte>(hello_a)).add(std::span<const uint8_t>(nonce_a));
+  return t;
+}
+
+std::string secret_hint() {
+  return "every rank of a job needs the same secret, or none; set BATON_SECRET or "
+         "BATON_SECRET_FILE (a file only its owner can read) to the same value for every rank";
 }
 
 }  // namespace baton::transport::tcp
