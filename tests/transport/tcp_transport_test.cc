@@ -10,6 +10,7 @@
 #include "core/net_interface.hpp"
 #include "core/socket.hpp"
 #include "tests/support/scoped_env.hpp"
+#include "tests/transport/tcp_test_util.hpp"
 #include "tests/transport/transport_suite.hpp"
 #include "transport/tcp/context.hpp"
 #include "transport/tcp/factory.hpp"
@@ -36,49 +37,7 @@ INSTANTIATE_TEST_SUITE_P(Tcp, TransportTest, ::testing::Values(tcp_factory()), f
 
 // ---------------------------------------------------------------- TCP only
 
-class TcpSetupTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "baton-tcp-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string store_path() const { return dir_ + "/store"; }
-  std::string dir_;
-};
-
-// Connects a raw socket to "host:port" as published in the store.
-UniqueFd raw_connect(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  const auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
-  auto result =
-      net::connect_tcp(net::resolve(address.substr(0, colon), port).front(), Clock::now() + 10s);
-  if (!result.fd) throw ConnectionError("test: cannot connect to " + address);
-  return std::move(result.fd);
-}
-
-uint64_t read_token(Store& store, const std::string& group) {
-  return std::stoull(store.get_string(group + "/tcp/token"), nullptr, 16);
-}
-
-std::span<const uint8_t> u8(std::span<const std::byte> bytes) {
-  return {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
-}
-
-// Sends bytes and expects the listener to close the connection.
-void expect_refused(const std::string& address, std::span<const std::byte> bytes,
-                    const std::string& what) {
-  UniqueFd fd = raw_connect(address);
-  ASSERT_EQ(net::send_all(fd.get(), u8(bytes), Clock::now() + 10s), net::IoStatus::kDone) << what;
-  uint8_t byte = 0;
-  EXPECT_EQ(net::recv_all(fd.get(), std::span<uint8_t>(&byte, 1), Clock::now() + 10s),
-            net::IoStatus::kClosed)
-      << what << " was not refused";
-}
+using TcpSetupTest = TcpTempDirTest;
 
 void exchange_one_message(Context& ctx, int rank) {
   const auto payload = pattern(1000, 42);
@@ -120,13 +79,18 @@ TEST_F(TcpSetupTest, StrayConnectionsDuringSetupAreRefusedAndSetupCompletes) {
       change(h);
       return tcp::encode_hello(h);
     };
-    expect_refused(address, variant([](auto& h) { h.job_id = "jobB"; }), "another job's hello");
+    expect_refused(address, variant([](auto& h) { h.job_id = "jobB"; }), "another job's hello",
+                   tcp::Refusal::kJobId);
     expect_refused(address, variant([](auto& h) { h.group_hash = tcp::fnv1a64("other"); }),
-                   "another group's hello");
-    expect_refused(address, variant([](auto& h) { h.token ^= 1; }), "a stale token");
-    expect_refused(address, variant([](auto& h) { h.world_size = 3; }), "another world size");
-    expect_refused(address, variant([](auto& h) { h.to_rank = 1; }), "a hello for rank 1");
-    expect_refused(address, variant([](auto& h) { h.from_rank = 0; }), "a lower rank");
+                   "another group's hello", tcp::Refusal::kGroup);
+    expect_refused(address, variant([](auto& h) { h.token ^= 1; }), "a stale token",
+                   tcp::Refusal::kToken);
+    expect_refused(address, variant([](auto& h) { h.world_size = 3; }), "another world size",
+                   tcp::Refusal::kWorldSize);
+    expect_refused(address, variant([](auto& h) { h.to_rank = 1; }), "a hello for rank 1",
+                   tcp::Refusal::kDestination);
+    expect_refused(address, variant([](auto& h) { h.from_rank = 0; }), "a lower rank",
+                   tcp::Refusal::kSourceRank);
     // Now the real rank 1.
     auto ctx = make_tcp_context(store, "g", 1, size, options);
     exchange_one_message(*ctx, 1);
@@ -344,6 +308,22 @@ TEST(TcpListenHostTest, IfnameOutranksMasterAddr) {
   EXPECT_EQ(tcp::choose_listen_host("10.1.2.3"), "10.1.2.3");
   env.set("BATON_SOCKET_IFNAME", "baton-none");
   EXPECT_THROW(tcp::choose_listen_host(""), InvalidArgument);
+}
+
+// A listener beyond loopback without a secret warns that anyone can join.
+TEST(TcpListenHostTest, LoopbackAddressesAreTold) {
+  auto loopback = [](const std::string& host) {
+    return tcp::is_loopback(net::resolve(host, 1).front());
+  };
+  EXPECT_TRUE(loopback("127.0.0.1"));
+  EXPECT_TRUE(loopback("127.1.2.3"));
+  EXPECT_TRUE(loopback("::1"));
+  EXPECT_TRUE(loopback("::ffff:127.0.0.1"));
+  EXPECT_FALSE(loopback("0.0.0.0"));
+  EXPECT_FALSE(loopback("::"));
+  EXPECT_FALSE(loopback("10.1.2.3"));
+  EXPECT_FALSE(loopback("128.0.0.1"));
+  EXPECT_FALSE(loopback("::ffff:10.0.0.1"));
 }
 
 }  // namespace
