@@ -2,9 +2,9 @@
 // broken on purpose are found. Each broken setting is real: a port that is
 // held, a 1 MiB tmpfs mounted in a private mount namespace, RLIMIT_NOFILE of
 // 16, one CPU, loopback down (or no route) in a network namespace,
-// process_vm_readv or fork refused by a seccomp filter. Whatever changes the process runs in a forked
-// child (tests/launch/doctor_child.hpp), which sends its rows back; a setting
-// this machine cannot make (no CAP_SYS_ADMIN for a namespace) skips with why.
+// process_vm_readv or fork refused by a seccomp filter. Whatever changes the process runs in a
+// forked child (tests/launch/doctor_child.hpp), which sends its rows back; a setting this machine
+// cannot make (no CAP_SYS_ADMIN for a namespace) skips with why.
 #include "launch/doctor.hpp"
 
 #include <gtest/gtest.h>
@@ -276,9 +276,11 @@ TEST(DoctorShm, TinyTmpfsFailsTheSpaceCheck) {
   DoctorOptions four = quick(4);
   const uint64_t need = doctor::shm_bytes_needed(four);
   EXPECT_GT(need, 12u << 20) << "twelve rings of 1 MiB";
-  BATON_EXPECT_ROW(child.rows, "/dev/shm space", Verdict::kFail,
-                   "4 ranks needs " + doctor::format_bytes(need), "1.0 MiB free of 1.0 MiB",
-                   dir.path(), "BATON_TRANSPORT=tcp");
+  BATON_EXPECT_ROW(
+      child.rows, "/dev/shm space", Verdict::kFail, "4 ranks needs " + doctor::format_bytes(need),
+      "1.0 MiB free of 1.0 MiB", dir.path(), "BATON_TRANSPORT=tcp",
+      // 1 MiB there plus four segments, in whole MiB as mount takes it
+      "remount,size=" + std::to_string(((1 << 20) + 4 * need + (1 << 20) - 1) >> 20) + "m");
   // The segment test needs only 4 KiB: it still works there.
   BATON_EXPECT_ROW(child.rows, "shm between processes", Verdict::kOk, dir.path());
   BATON_EXPECT_ROW(child.rows, "one rank", Verdict::kOk, "not used by this job", "1.0 MiB free");

@@ -126,10 +126,11 @@ DoctorRow space_row(const DoctorOptions& o) {
                             " (BATON_SHM_RING_BYTES=" + config::get_string("BATON_SHM_RING_BYTES") +
                             " x " + std::to_string(o.nproc_per_node) + " x " +
                             std::to_string(o.nproc_per_node - 1) + " rings + shared areas)";
-  const std::string resize = "enlarge it (`mount -o remount,size=" + format_bytes(need * 4) + " " +
-                             o.shm_dir +
-                             "`; docker: --shm-size), lower BATON_SHM_RING_BYTES, or set "
-                             "BATON_TRANSPORT=tcp";
+  // Room for four segments (new_group maps more), in whole MiB as mount takes it.
+  const std::string size = std::to_string((total + 4 * need + (1 << 20) - 1) >> 20) + "m";
+  const std::string resize = "enlarge it (`mount -o remount,size=" + size + " " + o.shm_dir +
+                             "`; docker: --shm-size=" + size +
+                             "), lower BATON_SHM_RING_BYTES, or set BATON_TRANSPORT=tcp";
   if (free < need) return fail(name, needs + "; " + o.shm_dir + " has " + room, resize);
   if (!memory_backed) {
     return warn(name,
