@@ -271,6 +271,24 @@ void store_protocol(const Writer& w) {
     w.put("body-" + name, cat({3, 3, static_cast<uint8_t>(r.command)},
                               std::span(frame).subspan(tcp::kFrameHeaderBytes)));
   }
+  // A stream the server applies: set a counter, add to it, compare_set,
+  // add to text that is no counter, delete.
+  std::vector<uint8_t> stream = {8, 3};
+  const std::vector<uint8_t> seven = {'7'};
+  const std::vector<uint8_t> text = {'x', '1'};
+  for (const tcp::Request& r :
+       {tcp::Request{.command = tcp::Command::kSet, .key = "c", .value = seven},
+        tcp::Request{.command = tcp::Command::kAdd, .key = "c", .delta = 5},
+        tcp::Request{
+            .command = tcp::Command::kCompareSet, .key = "c", .expected = {}, .desired = text},
+        tcp::Request{.command = tcp::Command::kAdd, .key = "c", .delta = 1},
+        tcp::Request{.command = tcp::Command::kDeleteKey, .key = "c"},
+        tcp::Request{.command = tcp::Command::kAdd, .key = "n", .delta = INT64_MAX},
+        tcp::Request{.command = tcp::Command::kAdd, .key = "n", .delta = 1}}) {
+    const auto frame = tcp::encode_request(r, 64 << 20);
+    stream.insert(stream.end(), frame.begin(), frame.end());
+  }
+  w.put("stream", stream);
   // malformed
   const std::vector<uint8_t> twenty(20, 'x');
   auto big =

@@ -10,6 +10,7 @@
 
 #include "auth/secret.hpp"
 #include "fuzz_support.hpp"
+#include "store/kv_map.hpp"
 #include "store/store_common.hpp"
 #include "store/tcp_protocol.hpp"
 
@@ -174,6 +175,64 @@ void max_buffered_bytes(baton::fuzz::Input& in, uint64_t limit) {
   BATON_FUZZ_CHECK(got >= tcp::max_body_bytes(limit), "buffer below one request");
 }
 
+// What the server does with a stream of accepted requests: each one applied
+// to the key-value map (counters parsed from whatever a client stored).
+void execute(baton::fuzz::Input& in, uint64_t limit) {
+  baton::store::KvMap map;
+  for (int n = 0; n < 64 && in.remaining() >= tcp::kFrameHeaderBytes; ++n) {
+    std::array<uint8_t, tcp::kFrameHeaderBytes> head{};
+    fixed(in, head);
+    const tcp::FrameHeader h = tcp::decode_frame_header(head);
+    if (!tcp::check_request_header(h, limit).empty()) return;
+    tcp::Request r;
+    if (!tcp::decode_request(static_cast<tcp::Command>(h.kind), in.take(h.length), limit, r)
+             .empty()) {
+      return;
+    }
+    const std::string key(r.key);
+    switch (r.command) {
+      case tcp::Command::kSet: {
+        map.set(key, {r.value.begin(), r.value.end()});
+        const auto* v = map.find(key);
+        BATON_FUZZ_CHECK(
+            v != nullptr && std::equal(v->begin(), v->end(), r.value.begin(), r.value.end()),
+            "set then find");
+        break;
+      }
+      case tcp::Command::kAdd: {
+        int64_t sum = 0;
+        if (!baton::fuzz::graceful([&] { sum = map.add(key, r.delta); })) break;
+        BATON_FUZZ_CHECK(*map.find(key) == baton::store::counter_bytes(sum), "counter text");
+        break;
+      }
+      case tcp::Command::kCompareSet: {
+        const auto* before = map.find(key);
+        const bool matched = before != nullptr && std::equal(before->begin(), before->end(),
+                                                             r.expected.begin(), r.expected.end());
+        const bool missing = before == nullptr;
+        map.compare_set(key, r.expected, r.desired);
+        const auto* after = map.find(key);
+        if (matched || (missing && r.expected.empty())) {
+          BATON_FUZZ_CHECK(after != nullptr && std::equal(after->begin(), after->end(),
+                                                          r.desired.begin(), r.desired.end()),
+                           "compare_set did not set");
+        }
+        break;
+      }
+      case tcp::Command::kDeleteKey:
+        map.erase(key);
+        BATON_FUZZ_CHECK(!map.contains(key), "erased key still there");
+        break;
+      case tcp::Command::kGet: map.find(key); break;
+      case tcp::Command::kCheck:
+      case tcp::Command::kWait:
+        for (const std::string_view k : r.keys) map.contains(k);
+        break;
+      case tcp::Command::kNumKeys: break;
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -181,7 +240,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = in.u8();
   const uint64_t limit = kLimits[in.u8() % std::size(kLimits)];
   baton::fuzz::graceful([&] {
-    switch (mode % 8) {
+    switch (mode % 9) {
       case 0: hello(in); break;
       case 1: hello_ack(in); break;
       case 2: request(in, limit); break;
@@ -190,6 +249,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 5: max_value_bytes(in); break;
       case 6: proof(in); break;
       case 7: max_buffered_bytes(in, limit); break;
+      case 8: execute(in, limit); break;
     }
   });
   return 0;
