@@ -26,6 +26,7 @@ constexpr Tunable kTunables[] = {
     {"BATON_STORE_ADDR", "", "Host of the job's TcpStore for env:// when it is not MASTER_ADDR; set by baton-run (unset or empty: MASTER_ADDR)"},
     {"BATON_STORE_PORT", "", "Port of the job's TcpStore for env:// when it is not MASTER_PORT; baton-run --standalone sets it to its own store's, leaving MASTER_PORT to a torch.distributed rank 0 (unset or empty: MASTER_PORT)"},
     {"BATON_STORE_MAX_VALUE_BYTES", "67108864", "Largest value (bytes) a TcpStore server accepts and a client reads; a longer frame closes the connection"},
+    {"BATON_STORE_MAX_BUFFERED_BYTES", "1073741824", "Bytes a TcpStore server may hold in request bodies, parked waits and replies its clients have not read (beyond its keys); over it, it closes the connections whose replies are stalled longest, then answers 'busy' to a request that still does not fit (clients retry until their timeout); at least BATON_STORE_MAX_VALUE_BYTES + 64 KiB"},
     {"BATON_UNEXPECTED_BYTES", "268435456", "Bytes of early messages (arrived before their receive was posted) a transport buffers per group; beyond it, it stops reading from the sending peer until receives are posted"},
     {"BATON_TRANSPORT", "auto", "Native backend transport: auto (shared memory between ranks of one host, tcp between hosts, both in a mixed group), shm or tcp"},
     {"BATON_SHM_RING_BYTES", "1048576", "Bytes of each per-pair ring of the shared-memory transport (the segment holds size*(size-1) of them)"},
