@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "baton/error.hpp"
-#include "core/describe.hpp"
 #include "core/config.hpp"
+#include "core/describe.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -55,8 +55,7 @@ class FileLock {
       const auto now = Clock::now();
       if (now >= deadline) {
         throw TimeoutError(where + ": could not lock the file within " +
-                           describe_duration(timeout) +
-                           " (is a process that holds it stopped?)");
+                           describe_duration(timeout) + " (is a process that holds it stopped?)");
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));
       backoff = std::min<Clock::duration>(backoff * 2, kMaxLockRetry);
@@ -380,7 +379,7 @@ Store::Bytes FileStore::compare_set(std::string_view key, std::span<const uint8_
     const Bytes* before = map.find(key);
     const bool changes =
         before == nullptr ? expected.empty() : std::ranges::equal(*before, expected);
-    Bytes result = map.compare_set(key, expected, desired);
+    Bytes result = *map.compare_set(key, expected, desired);
     if (changes) fl::append_record(log, fl::RecordType::kSet, key, desired);
     return result;
   });

@@ -56,7 +56,7 @@ Store::Bytes HashStore::compare_set(std::string_view key, std::span<const uint8_
   Bytes result;
   {
     std::lock_guard lock(mutex_);
-    result = map_->compare_set(key, expected, desired);
+    result = *map_->compare_set(key, expected, desired);
   }
   changed_.notify_all();
   return result;

@@ -53,7 +53,10 @@ std::string check_hello(std::span<const uint8_t, kHelloBytes> bytes) {
     return "protocol version " + std::to_string(hello.version) + ", expected " +
            std::to_string(kProtocolVersion);
   }
-  if (hello.flags != 0) return "hello flags " + std::to_string(hello.flags) + ", expected 0";
+  if ((hello.flags & ~kHelloHasSecret) != 0) {
+    return "hello flags " + std::to_string(hello.flags) + ", expected 0 or " +
+           std::to_string(kHelloHasSecret);
+  }
   return "";
 }
 
@@ -293,6 +296,18 @@ std::vector<uint8_t> encode_error_reply(WireError code, std::string_view message
   return encode_reply(Status::kError, body);
 }
 
+auth::Transcript handshake_transcript(std::span<const uint8_t, kHelloBytes> hello,
+                                      std::span<const uint8_t, auth::kNonceBytes> client_nonce,
+                                      std::span<const uint8_t, kHelloAckBytes> ack,
+                                      std::span<const uint8_t, auth::kNonceBytes> server_nonce) {
+  auth::Transcript t;
+  t.add(std::span<const uint8_t>(hello))
+      .add(std::span<const uint8_t>(client_nonce))
+      .add(std::span<const uint8_t>(ack))
+      .add(std::span<const uint8_t>(server_nonce));
+  return t;
+}
+
 }  // namespace baton::store::tcp
 
 namespace baton::store::tcp {
@@ -312,6 +327,28 @@ uint64_t resolve_max_value_bytes(uint64_t requested) {
                           " is outside [1, 2147483648]");
   }
   return requested;
+}
+
+uint64_t resolve_max_buffered_bytes(uint64_t requested, uint64_t max_value_bytes) {
+  uint64_t limit = requested;
+  std::string source = "store max_buffered_bytes";
+  if (limit == 0) {
+    const int64_t configured = config::get_int("BATON_STORE_MAX_BUFFERED_BYTES");
+    source = "BATON_STORE_MAX_BUFFERED_BYTES";
+    if (configured <= 0) {
+      throw InvalidArgument("BATON_STORE_MAX_BUFFERED_BYTES=" + std::to_string(configured) +
+                            ", expected a positive number of bytes");
+    }
+    limit = static_cast<uint64_t>(configured);
+  }
+  if (limit < max_body_bytes(max_value_bytes)) {
+    throw InvalidArgument(source + " " + std::to_string(limit) +
+                          " is less than one largest request (max_value_bytes " +
+                          std::to_string(max_value_bytes) +
+                          " + 64 KiB = " + std::to_string(max_body_bytes(max_value_bytes)) +
+                          " bytes), which could never be served");
+  }
+  return limit;
 }
 
 }  // namespace baton::store::tcp

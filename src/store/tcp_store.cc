@@ -1,25 +1,18 @@
-// TcpStore: the client side of the TcpStore protocol (docs/wire_protocol.md).
+// TcpStore: the client side of the TcpStore protocol (docs/wire_protocol.md):
+// each operation's request and reply. The connections, their handshake and
+// the pool are TcpStore::Client's (tcp_client.hpp).
 //
-// Each call borrows a connection from a small pool (opening and handshaking a
-// new one when none is idle), sends one request frame, reads one reply frame
-// and returns the connection. get() and wait() send their timeout to the
-// server, which answers "timeout" itself when it passes; the client's own
-// deadline is that timeout plus a grace period, for a server that stopped
-// answering altogether.
+// get() and wait() send their timeout to the server, which answers "timeout"
+// itself when it passes; the client's own deadline is that timeout plus a
+// grace period, for a server that stopped answering altogether.
 #include "baton/tcp_store.hpp"
 
 #include <algorithm>
-#include <mutex>
-#include <optional>
-#include <thread>
 
 #include "baton/error.hpp"
-#include "core/describe.hpp"
-#include "core/fd.hpp"
-#include "core/log.hpp"
-#include "core/socket.hpp"
 #include "store/bytes.hpp"
 #include "store/store_common.hpp"
+#include "store/tcp_client.hpp"
 #include "store/tcp_protocol.hpp"
 
 namespace baton {
@@ -28,203 +21,10 @@ namespace {
 
 namespace tcp = store::tcp;
 using Clock = std::chrono::steady_clock;
-using Deadline = Clock::time_point;
 
 constexpr auto kReplyGrace = std::chrono::seconds(5);
-constexpr size_t kMaxIdleConnections = 8;
-constexpr auto kFirstRetry = std::chrono::milliseconds(10);
-constexpr auto kMaxRetry = std::chrono::milliseconds(500);
-
-bool is_retryable_connect_error(int error) {
-  return error == ECONNREFUSED || error == ECONNRESET || error == ENETUNREACH ||
-         error == EHOSTUNREACH || error == ETIMEDOUT || error == EAGAIN;
-}
 
 }  // namespace
-
-class TcpStore::Client {
- public:
-  struct Reply {
-    tcp::Status status = tcp::Status::kOk;
-    std::vector<uint8_t> body;
-  };
-
-  Client(std::string host, uint16_t port, uint64_t max_value, std::chrono::milliseconds timeout)
-      : host_(std::move(host)),
-        port_(port),
-        address_(net::format_host_port(host_, port_)),
-        where_("TcpStore " + address_),
-        max_value_(max_value),
-        addresses_(net::resolve(host_, port_)) {
-    release(connect(Clock::now() + timeout, timeout, /*first=*/true));
-  }
-
-  const std::string& host() const { return host_; }
-  uint16_t port() const { return port_; }
-  const std::string& address() const { return address_; }
-  const std::string& where() const { return where_; }
-  uint64_t max_value() const { return max_value_; }
-
-  void check_value(size_t size, std::string_view op) const {
-    if (size > max_value_) {
-      throw InvalidArgument("TcpStore " + std::string(op) + ": value of " + std::to_string(size) +
-                            " bytes exceeds the limit of " + std::to_string(max_value_) +
-                            " bytes (BATON_STORE_MAX_VALUE_BYTES)");
-    }
-  }
-
-  // Sends one request and reads its reply before the deadline. Error replies
-  // become exceptions; kOk and kTimeout are returned.
-  Reply call(const tcp::Request& request, Deadline deadline, std::chrono::milliseconds budget,
-             const std::string& what) {
-    const std::vector<uint8_t> frame = tcp::encode_request(request, max_value_);
-    UniqueFd fd = acquire(deadline, budget);
-    check_io(net::send_all(fd.get(), frame, deadline), what, budget);
-    std::array<uint8_t, tcp::kFrameHeaderBytes> head{};
-    check_io(net::recv_all(fd.get(), head, deadline), what, budget);
-    const tcp::FrameHeader header = tcp::decode_frame_header(head);
-    if (header.kind > static_cast<uint8_t>(tcp::Status::kError) ||
-        header.reserved != std::array<uint8_t, 3>{} ||
-        header.length > tcp::max_body_bytes(max_value_)) {
-      throw ProtocolError(where_ + ": the reply to " + what +
-                          " is not baton store protocol (frame header 0x" + store::hex_bytes(head) +
-                          ")");
-    }
-    Reply reply;
-    reply.status = static_cast<tcp::Status>(header.kind);
-    reply.body.resize(header.length);  // bounded by the check above
-    check_io(net::recv_all(fd.get(), reply.body, deadline), what, budget);
-    if (reply.status == tcp::Status::kError) {
-      store::ByteReader r(reply.body);
-      uint8_t code = 0;
-      uint32_t length = 0;
-      std::span<const uint8_t> message;
-      if (!r.u8(code) || !r.u32(length) || !r.bytes(length, message)) {
-        throw ProtocolError(where_ + ": malformed error reply to " + what);
-      }
-      const std::string text(store::as_string_view(message));
-      if (code == static_cast<uint8_t>(tcp::WireError::kInvalidArgument)) {
-        release(std::move(fd));
-        throw InvalidArgument(text);
-      }
-      // The server closes the connection after any other error.
-      throw ProtocolError(where_ + ": the server rejected " + what + ": " + text);
-    }
-    release(std::move(fd));
-    return reply;
-  }
-
- private:
-  void check_io(net::IoStatus status, const std::string& what,
-                std::chrono::milliseconds budget) const {
-    if (status == net::IoStatus::kClosed) {
-      throw ConnectionError("baton store server at " + address_ + " closed the connection during " +
-                            what + " (did the server exit or stop?)");
-    }
-    if (status == net::IoStatus::kTimedOut) {
-      throw TimeoutError(where_ + ": no reply to " + what + " within " +
-                         describe_duration(budget) + " (is the server stuck?)");
-    }
-  }
-
-  UniqueFd acquire(Deadline deadline, std::chrono::milliseconds budget) {
-    {
-      std::lock_guard lock(mutex_);
-      if (!idle_.empty()) {
-        UniqueFd fd = std::move(idle_.back());
-        idle_.pop_back();
-        return fd;
-      }
-    }
-    return connect(deadline, budget, /*first=*/false);
-  }
-
-  void release(UniqueFd fd) {
-    std::lock_guard lock(mutex_);
-    if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(fd));
-  }
-
-  // Opens and handshakes a connection. The first one retries a refused
-  // connection until the deadline (the server may not be up yet); later
-  // ones fail at once, since the server was up before.
-  UniqueFd connect(Deadline deadline, std::chrono::milliseconds budget, bool first) {
-    auto backoff = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
-    for (;;) {
-      int error = 0;
-      for (const net::SocketAddress& address : addresses_) {
-        net::ConnectResult result = net::connect_tcp(address, deadline);
-        if (result.fd) {
-          handshake(result.fd.get(), deadline, budget);
-          return std::move(result.fd);
-        }
-        error = result.error;
-      }
-      const auto now = Clock::now();
-      if (!first) {
-        throw ConnectionError("cannot reconnect to baton store server at " + address_ + ": " +
-                              net::error_text(error) +
-                              " (it was reachable before: did the server exit?)");
-      }
-      if (!is_retryable_connect_error(error) || now >= deadline) {
-        throw ConnectionError("cannot connect to baton store server at " + address_ + " within " +
-                              describe_duration(budget) + ": " + net::error_text(error));
-      }
-      std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));
-      backoff = std::min<Clock::duration>(backoff * 2, kMaxRetry);
-    }
-  }
-
-  void handshake(int fd, Deadline deadline, std::chrono::milliseconds budget) {
-    const auto hello = tcp::encode_hello({});
-    std::array<uint8_t, tcp::kHelloAckBytes> answer{};
-    net::IoStatus status = net::send_all(fd, hello, deadline);
-    if (status == net::IoStatus::kDone) status = net::recv_all(fd, answer, deadline);
-    if (status == net::IoStatus::kClosed) {
-      throw ConnectionError(
-          "the server at " + address_ +
-          " closed the connection during the baton store handshake: not a baton store server, or "
-          "it refused this client (see the server's log)");
-    }
-    if (status == net::IoStatus::kTimedOut) {
-      throw ConnectionError("the server at " + address_ +
-                            " did not answer the baton store handshake within " +
-                            describe_duration(budget) + ": not a baton store server");
-    }
-    const tcp::HelloAck ack = tcp::decode_hello_ack(answer);
-    if (ack.magic != tcp::kHelloAckMagic) {
-      throw ProtocolError("the server at " + address_ + " answered the handshake with 0x" +
-                          store::hex_bytes(answer) + ": not a baton store server");
-    }
-    if (ack.version != tcp::kProtocolVersion || ack.status == tcp::HelloStatus::kVersionMismatch) {
-      throw ProtocolError("baton store server at " + address_ + " speaks protocol version " +
-                          std::to_string(ack.version) + ", expected " +
-                          std::to_string(tcp::kProtocolVersion));
-    }
-    if (ack.status != tcp::HelloStatus::kAccepted) {
-      throw ProtocolError("baton store server at " + address_ +
-                          " answered the handshake with status " +
-                          std::to_string(static_cast<int>(ack.status)));
-    }
-    std::lock_guard lock(mutex_);
-    if (!epoch_) {
-      epoch_ = ack.epoch;
-    } else if (*epoch_ != ack.epoch) {
-      throw ConnectionError("baton store server at " + address_ + " restarted (epoch " +
-                            std::to_string(*epoch_) + ", now " + std::to_string(ack.epoch) +
-                            "): the keys set before are gone");
-    }
-  }
-
-  const std::string host_;
-  const uint16_t port_;
-  const std::string address_;
-  const std::string where_;
-  const uint64_t max_value_;
-  const std::vector<net::SocketAddress> addresses_;
-  std::mutex mutex_;
-  std::vector<UniqueFd> idle_;     // GUARDED_BY(mutex_)
-  std::optional<uint64_t> epoch_;  // GUARDED_BY(mutex_): the server instance we talk to
-};
 
 namespace {
 
@@ -249,11 +49,12 @@ TcpStore::TcpStore(std::string host, uint16_t port, TcpStoreOptions options)
     : Store(options.timeout) {
   const uint64_t max_value = tcp::resolve_max_value_bytes(options.max_value_bytes);
   if (options.is_server) {
-    server_ = std::make_unique<TcpStoreServer>(
-        TcpStoreServerOptions{.host = host, .port = port, .max_value_bytes = max_value});
+    server_ = std::make_unique<TcpStoreServer>(TcpStoreServerOptions{
+        .host = host, .port = port, .max_value_bytes = max_value, .secret = options.secret});
     port = server_->port();
   }
-  client_ = std::make_unique<Client>(std::move(host), port, max_value, options.timeout);
+  client_ =
+      std::make_unique<Client>(std::move(host), port, max_value, options.timeout, options.secret);
 }
 
 TcpStore::~TcpStore() = default;

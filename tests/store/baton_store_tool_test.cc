@@ -1,10 +1,12 @@
 // The baton-store program: it reports the port it bound, refuses a port in
-// use with a clear message, serves clients, and when it is killed a client
-// blocked in get() fails at once naming its address.
+// use with a clear message, serves clients, makes them prove the secret of
+// --secret-file (refusing a file others can read), and when it is killed a
+// client blocked in get() fails at once naming its address.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "baton/error.hpp"
 #include "baton/tcp_store.hpp"
 #include "tests/store/store_test_util.hpp"
+#include "tests/support/scoped_env.hpp"
 
 #ifndef BATON_STORE_EXE
 #error "BATON_STORE_EXE must name the baton-store executable"
@@ -149,6 +152,45 @@ TEST(BatonStoreTool, BadArgumentsExitWithTwo) {
   EXPECT_EQ(bad.wait_exit(), 2);
   StoreProcess missing({});
   EXPECT_EQ(missing.wait_exit(), 2);
+}
+
+TEST(BatonStoreTool, ASecretFileMakesEveryClientProveTheSecret) {
+  ScopedEnv env;
+  env.unset("BATON_SECRET").unset("BATON_SECRET_FILE");
+  TempDir dir;
+  const std::string secret = "tool-test-secret-0123456789abcdef";
+  const std::string file = dir.file("secret");
+  {
+    std::ofstream out(file);
+    out << secret << "\n";
+  }
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  StoreProcess server({"--port", "0", "--secret-file", file});
+  const uint16_t port = parse_port(server.first_line());
+  ASSERT_NE(port, 0);
+  TcpStore good("127.0.0.1", port, TcpStoreOptions{.timeout = seconds(10), .secret = secret});
+  good.set("k", std::string_view("proved"));
+  EXPECT_EQ(good.get_string("k"), "proved");
+  EXPECT_THROW(TcpStore("127.0.0.1", port, TcpStoreOptions{.timeout = seconds(10)}),
+               AuthenticationError);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
+}
+
+TEST(BatonStoreTool, ASecretFileOthersCanReadIsRefused) {
+  ScopedEnv env;
+  env.unset("BATON_SECRET").unset("BATON_SECRET_FILE");
+  TempDir dir;
+  const std::string file = dir.file("secret");
+  {
+    std::ofstream out(file);
+    out << "tool-test-secret-0123456789abcdef\n";
+  }
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  StoreProcess server({"--port", "0", "--secret-file", file});
+  EXPECT_EQ(server.wait_exit(), 1);
+  const std::string err = server.stderr_text();
+  EXPECT_NE(err.find(file), std::string::npos) << err;
 }
 
 TEST(BatonStoreTool, KillingTheServerFailsABlockedGetAtOnceNamingItsAddress) {

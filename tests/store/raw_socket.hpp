@@ -1,5 +1,6 @@
 // RawSocket: a plain TCP client for tests that speak (or break) the TcpStore
-// protocol by hand, and a listener for tests that play a foreign server.
+// protocol by hand (with or without the job secret), and a listener for
+// tests that play a foreign server.
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/secret.hpp"
 #include "core/fd.hpp"
 #include "store/tcp_protocol.hpp"
 
@@ -22,7 +24,13 @@ namespace baton::testing {
 
 class RawSocket {
  public:
-  explicit RawSocket(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  // Connects to 127.0.0.1:port. A receive_buffer > 0 is set first (SO_RCVBUF),
+  // so a reply this socket never reads stays in the server, not in the kernel.
+  explicit RawSocket(uint16_t port, int receive_buffer = 0)
+      : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
@@ -80,6 +88,75 @@ class RawSocket {
       got += static_cast<size_t>(n);
     }
     return store::tcp::decode_hello_ack(answer);
+  }
+
+  // Reads exactly out.size() bytes; false when the connection closed or the
+  // timeout passed first.
+  bool read_exact(std::span<uint8_t> out,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    size_t got = 0;
+    while (got < out.size()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      const ssize_t n = ::recv(fd_.get(), out.data() + got, out.size() - got, 0);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // The first half of an authenticated handshake: a hello announcing a
+  // secret with a fresh nonce, and the server's answer (with its nonce when
+  // the answer is a challenge).
+  struct Challenge {
+    std::array<uint8_t, store::tcp::kHelloBytes> hello{};
+    auth::Nonce client_nonce{};
+    std::array<uint8_t, store::tcp::kHelloAckBytes> ack_bytes{};
+    store::tcp::HelloAck ack;
+    auth::Nonce server_nonce{};
+  };
+  Challenge challenge() {
+    Challenge c;
+    c.hello = store::tcp::encode_hello({.flags = store::tcp::kHelloHasSecret});
+    c.client_nonce = auth::make_nonce();
+    std::vector<uint8_t> first(c.hello.begin(), c.hello.end());
+    first.insert(first.end(), c.client_nonce.begin(), c.client_nonce.end());
+    send(first);
+    if (!read_exact(c.ack_bytes)) throw std::runtime_error("RawSocket: no answer to the hello");
+    c.ack = store::tcp::decode_hello_ack(c.ack_bytes);
+    if (c.ack.status == store::tcp::HelloStatus::kChallenge && !read_exact(c.server_nonce)) {
+      throw std::runtime_error("RawSocket: no server nonce after the challenge");
+    }
+    return c;
+  }
+  // The client's proof under `secret` for challenge `c`.
+  static auth::Proof proof_for(const Challenge& c, const auth::Secret& secret) {
+    return secret.prove(
+        store::tcp::kClientRole,
+        store::tcp::handshake_transcript(c.hello, c.client_nonce, c.ack_bytes, c.server_nonce)
+            .bytes());
+  }
+  // A whole authenticated handshake; whether the server accepted and proved
+  // the same secret.
+  bool authenticate(const auth::Secret& secret) {
+    const Challenge c = challenge();
+    if (c.ack.status != store::tcp::HelloStatus::kChallenge) return false;
+    send(proof_for(c, secret));
+    std::array<uint8_t, store::tcp::kFrameHeaderBytes> head{};
+    if (!read_exact(head)) return false;
+    const auto header = store::tcp::decode_frame_header(head);
+    if (header.kind != 0 || header.length != auth::kProofBytes) return false;
+    auth::Proof server_proof{};
+    if (!read_exact(server_proof)) return false;
+    return secret.verify(
+        store::tcp::kServerRole,
+        store::tcp::handshake_transcript(c.hello, c.client_nonce, c.ack_bytes, c.server_nonce)
+            .bytes(),
+        server_proof);
   }
 
   int fd() const { return fd_.get(); }

@@ -1,5 +1,5 @@
-// Helpers for the store tests: a temporary directory, byte conversions and
-// a stopwatch.
+// Helpers for the store tests: a temporary directory, byte conversions, a
+// process's resident memory and a stopwatch.
 #pragma once
 
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -58,6 +59,16 @@ inline std::vector<uint8_t> bytes_of(std::string_view s) {
 }
 inline std::string string_of(std::span<const uint8_t> b) {
   return std::string(b.begin(), b.end());
+}
+
+// The resident set (VmRSS) of a process, in bytes; 0 when unreadable.
+inline uint64_t rss_bytes(pid_t pid = ::getpid()) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "kB"
+  }
+  return 0;
 }
 
 class Stopwatch {

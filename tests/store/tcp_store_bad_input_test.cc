@@ -52,7 +52,6 @@ using std::chrono::seconds;
 
 constexpr milliseconds kCloseWithin = seconds(5);
 
-
 std::vector<uint8_t> frame(uint32_t length, uint8_t kind, std::span<const uint8_t> body = {}) {
   const auto header = tcp::encode_frame_header(length, kind);
   std::vector<uint8_t> out(header.size() + body.size());
@@ -137,7 +136,7 @@ TEST_F(BadInput, WrongVersionGetsTheServersVersionThenIsClosed) {
   EXPECT_EQ(ack.magic, tcp::kHelloAckMagic);
   EXPECT_EQ(ack.version, tcp::kProtocolVersion);
   EXPECT_EQ(ack.status, tcp::HelloStatus::kVersionMismatch);
-  EXPECT_NE(log.find("protocol version 99, expected 1"), std::string::npos) << log;
+  EXPECT_NE(log.find("protocol version 99, expected 2"), std::string::npos) << log;
   expect_server_still_serves();
 }
 

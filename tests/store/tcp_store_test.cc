@@ -23,7 +23,6 @@ TcpStoreOptions client_options(milliseconds timeout = seconds(30)) {
   return TcpStoreOptions{.timeout = timeout};
 }
 
-
 std::string what_of(const std::function<void()>& fn) {
   try {
     fn();
@@ -184,14 +183,14 @@ TEST(TcpStore, AServerOfAnotherProtocolVersionIsNamedWithBothVersions) {
     uint8_t hello[store::tcp::kHelloBytes];
     ::recv(peer.get(), hello, sizeof(hello), MSG_WAITALL);
     const auto ack = store::tcp::encode_hello_ack(
-        {.version = 2, .status = store::tcp::HelloStatus::kVersionMismatch, .epoch = 1});
+        {.version = 3, .status = store::tcp::HelloStatus::kVersionMismatch, .epoch = 1});
     ::send(peer.get(), ack.data(), ack.size(), MSG_NOSIGNAL);
   });
   try {
     TcpStore client("127.0.0.1", fake.port(), client_options());
-    FAIL() << "accepted a server of protocol version 2";
+    FAIL() << "accepted a server of protocol version 3";
   } catch (const ProtocolError& e) {
-    EXPECT_NE(std::string(e.what()).find("protocol version 2, expected 1"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("protocol version 3, expected 2"), std::string::npos)
         << e.what();
   }
   server.join();

@@ -6,8 +6,13 @@
 // --port-file it also writes the port number to a file (written to a
 // temporary name and renamed, so a reader never sees half a number).
 // Exits 0 on SIGINT/SIGTERM, 1 when it cannot listen (e.g. the port is in
-// use), 2 on bad arguments.
+// use) or its secret is unusable, 2 on bad arguments.
+//
+// Job secret: --secret-file PATH (mode 0600, this user's), else BATON_SECRET,
+// else BATON_SECRET_FILE; every client must then prove it. With none, the
+// store is open to whoever reaches it (a warning when --host is not loopback).
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -44,6 +49,7 @@ int main(int argc, char** argv) {
   int port = -1;
   std::string port_file;
   uint64_t max_value_bytes = 0;
+  std::string secret_file;
   app.add_option("--host", host,
                  "Address to bind (default 127.0.0.1: this machine only). Use this host's address "
                  "on the network, "
@@ -56,6 +62,9 @@ int main(int argc, char** argv) {
                  "Write the bound port number to this file once listening");
   app.add_option("--max-value-bytes", max_value_bytes,
                  "Largest value accepted (default: BATON_STORE_MAX_VALUE_BYTES, 64 MiB)");
+  app.add_option("--secret-file", secret_file,
+                 "File holding the job secret (mode 0600, owned by this user) every client must "
+                 "prove (default: BATON_SECRET, else BATON_SECRET_FILE; none: unauthenticated)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -70,6 +79,14 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // The server reads the secret where the environment says (and checks the
+  // file's mode and owner): --secret-file becomes BATON_SECRET_FILE, ahead
+  // of any BATON_SECRET. Set before the server thread starts.
+  if (!secret_file.empty()) {
+    ::unsetenv("BATON_SECRET");
+    ::setenv("BATON_SECRET_FILE", secret_file.c_str(), 1);
+  }
 
   try {
     baton::TcpStoreServer server(baton::TcpStoreServerOptions{
