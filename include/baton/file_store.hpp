@@ -21,6 +21,10 @@
 // the destructor leaves the file behind (with a count above zero); the next
 // job recognises it by its job id.
 //
+// Permissions: a new file is created with mode 0600 (its owner only; the
+// umask can only take bits away), so other users of a shared file system
+// cannot read the rendezvous or write into it.
+//
 // Thread safety: every method may be called from any thread.
 #pragma once
 

@@ -158,7 +158,7 @@ class FileStore::Impl {
   void open(std::chrono::milliseconds timeout) {
     const Deadline deadline = Clock::now() + timeout;
     for (;;) {
-      UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+      UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
       if (!fd) throw_open_error(errno);
       FileLock lock(fd.get(), F_WRLCK, deadline, where_, timeout);
       struct stat by_fd {};

@@ -1,5 +1,5 @@
-// FileStore beyond the conformance suite: job ids, bad paths, clean-up, and
-// recovery from a writer that died mid-record.
+// FileStore beyond the conformance suite: job ids, bad paths, clean-up,
+// permissions, and recovery from a writer that died mid-record.
 #include "baton/file_store.hpp"
 
 #include <fcntl.h>
@@ -27,6 +27,21 @@ FileStoreOptions job(std::string id) {
 
 bool exists(const std::string& path) {
   return std::filesystem::exists(path);
+}
+
+TEST(FileStore, ANewFileIsReadableAndWritableByItsOwnerOnly) {
+  TempDir dir;
+  const std::string path = dir.file("store");
+  const mode_t old_mask = ::umask(0);  // so the mode is the store's choice, not the umask's
+  {
+    FileStore store(path, job("private"));
+    store.set("k", std::string_view("v"));
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    ::umask(old_mask);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "mode " << std::oct << (st.st_mode & 0777);
+  }
+  ::umask(old_mask);
 }
 
 TEST(FileStore, AFileFromAnotherJobIsReportedNamingThePathAndBothJobs) {
