@@ -46,6 +46,12 @@ struct InitOptions {
   std::chrono::milliseconds timeout{0};
   // When set, used for rendezvous instead of init_method.
   std::shared_ptr<Store> store = nullptr;
+  // The job secret (at least 16 bytes) that every store and rank connection
+  // proves by HMAC-SHA-256 challenge-response (docs/security.md); "" means
+  // BATON_SECRET, else the file BATON_SECRET_FILE (baton-run sets one), else
+  // none: unauthenticated. Every rank of the job needs the same one; a
+  // misconfigured one is an AuthenticationError, never a fallback.
+  std::string secret;
 };
 
 // Joins the job: rendezvous, then connections to every other rank. Blocks
@@ -98,6 +104,10 @@ struct GroupOptions {
   // Each member's rank in the enclosing job (what Group::world_ranks() and
   // error messages show), in group-rank order; empty: 0 .. size-1.
   std::vector<int> world_ranks;
+  // The job secret the group's connections prove (InitOptions::secret); ""
+  // means BATON_SECRET / BATON_SECRET_FILE, else none. `store` is used as it
+  // is: a TcpStore authenticates by its own options.
+  std::string secret;
 };
 // Blocks until every member has joined (TimeoutError naming the ranks that
 // did not, after the timeout) and the connections are up. A rank outside

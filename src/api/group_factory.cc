@@ -27,6 +27,7 @@ std::shared_ptr<backends::Backend> make_group_backend(const JobView& job, const 
   config.timeout = job.timeout;
   config.job_id = job.job_id;
   config.listen_address = job.publish_host;
+  config.secret = job.secret;
   for (int r : group.members) {
     const auto index = static_cast<size_t>(r);
     config.hosts.push_back(index < job.hosts.size() ? job.hosts[index]

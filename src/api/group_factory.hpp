@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/secret.hpp"
 #include "backends/backend.hpp"
 #include "baton/store.hpp"
 #include "rendezvous/host_identity.hpp"
@@ -27,6 +28,7 @@ struct JobView {
   std::vector<rendezvous::HostIdentity> hosts;  // per job rank (may be empty: unknown)
   std::vector<int64_t> pids;                    // per job rank (may be empty: unknown)
   std::string publish_host;                     // the address the transports publish
+  std::shared_ptr<const auth::Secret> secret;   // the job secret; nullptr: none
 };
 
 struct GroupSpec {

@@ -46,6 +46,7 @@ struct ProcessGroup {
   std::vector<rendezvous::HostIdentity> hosts;
   std::vector<int64_t> pids;  // per world rank, from the rendezvous (empty: unknown)
   std::string publish_host;   // the rendezvous' choice of address for the transports
+  std::shared_ptr<const auth::Secret> secret;  // the job secret; nullptr: none
   // The backend brought its own world (no rendezvous, no shared store): it
   // checks new_group's member lists itself.
   bool own_world = false;
@@ -112,7 +113,8 @@ std::shared_ptr<backends::Backend> make_group_backend(const ProcessGroup& pg, in
                          .job_id = pg.job_id,
                          .hosts = pg.hosts,
                          .pids = pg.pids,
-                         .publish_host = pg.publish_host};
+                         .publish_host = pg.publish_host,
+                         .secret = pg.secret};
   return api::make_group_backend(job,
                                  {.name = name,
                                   .key = index == 0 ? "world" : "group" + std::to_string(index),
@@ -134,6 +136,8 @@ void init_process_group(const InitOptions& options) {
   const std::string backend_name = api::resolve_backend(options.backend);
   const auto timeout =
       options.timeout.count() > 0 ? options.timeout : config::get_duration("BATON_TIMEOUT");
+  // Before anything connects: a misconfigured secret fails here, on every rank.
+  std::shared_ptr<const auth::Secret> secret = auth::Secret::resolve(options.secret);
 
   // A backend that brings its own world (mpi: rank and size from MPI) needs
   // no rendezvous: its groups connect through the backend itself, so the
@@ -161,6 +165,7 @@ void init_process_group(const InitOptions& options) {
     request.world_size = options.world_size;
     request.timeout = timeout;
     request.store = options.store;
+    request.secret = options.secret;
     joined = rendezvous::rendezvous(request);
   }
 
@@ -180,6 +185,7 @@ void init_process_group(const InitOptions& options) {
   pg->hosts = joined.hosts;
   pg->pids = joined.pids;
   pg->publish_host = joined.publish_host;
+  pg->secret = std::move(secret);
 
   std::vector<int> everyone(static_cast<size_t>(pg->world_size));
   std::iota(everyone.begin(), everyone.end(), 0);

@@ -83,7 +83,8 @@ Group new_group(std::shared_ptr<Store> store, int rank, int size, const GroupOpt
                          .job_id = joined.job_id,
                          .hosts = joined.hosts,
                          .pids = joined.pids,
-                         .publish_host = rendezvous::publish_host(std::nullopt)};
+                         .publish_host = rendezvous::publish_host(std::nullopt),
+                         .secret = auth::Secret::resolve(options.secret)};
   auto made = api::make_group_backend(job, {.name = name,
                                             .key = "group",
                                             .members = members,

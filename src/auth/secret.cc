@@ -45,7 +45,7 @@ std::shared_ptr<const Secret> Secret::from_text(std::string_view text, std::stri
       new Secret(std::vector<uint8_t>(text.begin(), text.end()), std::string(source)));
 }
 
-std::shared_ptr<const Secret> Secret::from_file(const std::string& path) {
+std::string read_secret_file(const std::string& path) {
   const std::string where = "secret file " + path;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
@@ -82,6 +82,11 @@ std::shared_ptr<const Secret> Secret::from_file(const std::string& path) {
   if (!text.empty() && text.back() == '\n') text.pop_back();
   if (!text.empty() && text.back() == '\r') text.pop_back();
   if (text.empty()) throw AuthenticationError("the " + where + " is empty");
+  return text;
+}
+
+std::shared_ptr<const Secret> Secret::from_file(const std::string& path) {
+  std::string text = read_secret_file(path);
   auto secret = from_text(text, "file " + path);
   std::fill(text.begin(), text.end(), '\0');
   return secret;

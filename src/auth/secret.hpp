@@ -45,7 +45,7 @@ class Secret {
  public:
   // `text` as the secret; `source` names where it came from in errors.
   static std::shared_ptr<const Secret> from_text(std::string_view text, std::string_view source);
-  // The contents of the file at `path`, less one trailing newline.
+  // The contents of the file at `path` (read_secret_file).
   static std::shared_ptr<const Secret> from_file(const std::string& path);
   // `given` when not empty, else BATON_SECRET, else BATON_SECRET_FILE;
   // nullptr when none is set.
@@ -72,6 +72,11 @@ class Secret {
   std::vector<uint8_t> key_;
   std::string source_;
 };
+
+// The text of a secret file, less one trailing newline. AuthenticationError
+// when it is missing, a link, not a regular file, not this user's, open to
+// its group or others (mode & 077), empty or over 4 KiB.
+std::string read_secret_file(const std::string& path);
 
 // 32 bytes from the system's cryptographic random source.
 Nonce make_nonce();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/secret.hpp"
 #include "baton/store.hpp"
 #include "rendezvous/host_identity.hpp"
 
@@ -37,6 +38,8 @@ struct BackendConfig {
   // The address this rank's TCP transport listens on and publishes
   // (rendezvous::Result::publish_host); "" lets the transport pick.
   std::string listen_address;
+  // The job secret every connection of the group proves; nullptr: none.
+  std::shared_ptr<const auth::Secret> secret;
 };
 
 }  // namespace baton::backends

@@ -1,8 +1,6 @@
 // The environment of each rank, job ids and free ports.
 #include "launch/job_env.hpp"
 
-#include <sys/random.h>
-
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -11,16 +9,6 @@
 #include "core/socket.hpp"
 
 namespace baton::launch {
-namespace {
-
-std::string hex64(uint64_t value) {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-}  // namespace
-
 void validate(const JobLayout& layout) {
   auto fail = [](const std::string& what) { throw InvalidArgument("job layout: " + what); };
   if (layout.nnodes < 1) fail("nnodes must be at least 1, got " + std::to_string(layout.nnodes));
@@ -39,7 +27,6 @@ void validate(const JobLayout& layout) {
          std::to_string(layout.store_port));
   }
   if (layout.master_addr.empty()) fail("master_addr is empty");
-  if (layout.job_id.empty()) fail("job_id is empty");
   if (layout.max_restarts < 0) {
     fail("max_restarts must be at least 0, got " + std::to_string(layout.max_restarts));
   }
@@ -53,7 +40,7 @@ EnvList rank_environment(const JobLayout& layout, int local_rank) {
   const std::string rank = std::to_string(layout.global_rank(local_rank));
   const std::string world_size = std::to_string(layout.world_size());
   const int store_port = layout.store_port != 0 ? layout.store_port : layout.master_port;
-  return {
+  EnvList env = {
       {"RANK", rank},
       {"LOCAL_RANK", std::to_string(local_rank)},
       {"WORLD_SIZE", world_size},
@@ -68,42 +55,22 @@ EnvList rank_environment(const JobLayout& layout, int local_rank) {
       {"BATON_STORE_ADDR", layout.store_addr.empty() ? layout.master_addr : layout.store_addr},
       {"BATON_STORE_PORT", std::to_string(store_port)},
       {"BATON_JOB_ID", layout.job_id},
+      {"BATON_SECRET", layout.secret},
+      {"BATON_SECRET_FILE", layout.secret_file},
       {"BATON_AGENT_STORE", layout.agent_store ? "1" : "0"},
-      {"TORCHELASTIC_RUN_ID", layout.job_id},
+      {"TORCHELASTIC_RUN_ID", layout.job_id.empty() ? "none" : layout.job_id},
       {"TORCHELASTIC_USE_AGENT_STORE", "False"},
       {"TORCHELASTIC_RESTART_COUNT", std::to_string(layout.restart_count)},
       {"TORCHELASTIC_MAX_RESTARTS", std::to_string(layout.max_restarts)},
       {"BATON_RESTART_COUNT", std::to_string(layout.restart_count)},
   };
+  if (!layout.flight_dir.empty()) env.emplace_back("BATON_FLIGHT_DIR", layout.flight_dir);
+  return env;
 }
 
 int find_free_port(const std::string& address) {
   UniqueFd fd = net::listen_tcp(address, 0, 1);
   return net::local_address(fd.get()).port();
-}
-
-std::string make_job_id() {
-  uint64_t value = 0;
-  auto* bytes = reinterpret_cast<char*>(&value);
-  size_t got = 0;
-  while (got < sizeof value) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof value - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw IoError("job id: getrandom failed: " + net::error_text(errno));
-    }
-    got += static_cast<size_t>(n);
-  }
-  return hex64(value);
-}
-
-std::string derived_job_id(std::string_view seed) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : seed) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hex64(hash);
 }
 
 }  // namespace baton::launch

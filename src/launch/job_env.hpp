@@ -11,7 +11,14 @@
 //   - BATON_AGENT_STORE: 1 when the launcher serves that store, so that rank
 //     0 connects to it instead of serving it; 0 otherwise, so that a value
 //     inherited from an outer job never leaks in;
-//   - BATON_JOB_ID, the same for every rank of the job;
+//   - BATON_JOB_ID, the same for every rank of the job, or empty, when the
+//     ranks' rendezvous makes one up (several nodes without --rdzv-id:
+//     independent launchers cannot agree on a random one, and an id derived
+//     from the address would be guessable and shared by every job there);
+//   - BATON_SECRET or BATON_SECRET_FILE, the job secret (job_secret.hpp),
+//     the other set to "" so nothing inherited leaks in;
+//   - BATON_FLIGHT_DIR, where ranks write their flight records when a group
+//     fails (backends/flight_recorder.hpp), when the launcher collects them;
 //   - what torchrun's agent also sets, for torch.distributed scripts:
 //     LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, GROUP_WORLD_SIZE, ROLE_NAME
 //     ("default"), ROLE_RANK, ROLE_WORLD_SIZE (one role: the global rank and
@@ -40,7 +47,10 @@ struct JobLayout {
   int nproc_per_node = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  std::string job_id;
+  std::string job_id;       // "": the rendezvous makes one up
+  std::string secret;       // handed as BATON_SECRET ("" when none or by file)
+  std::string secret_file;  // handed as BATON_SECRET_FILE ("" when none)
+  std::string flight_dir;   // handed as BATON_FLIGHT_DIR ("": not set)
   // The job's Baton TcpStore; empty and 0: MASTER_ADDR and MASTER_PORT.
   std::string store_addr;
   int store_port = 0;
@@ -53,7 +63,7 @@ struct JobLayout {
 };
 
 // Checks the layout (counts >= 1, node_rank in range, master port in
-// 1..65535, store port in 0..65535, a master address, a job id, 0 <=
+// 1..65535, store port in 0..65535, a master address, 0 <=
 // restart_count <= max_restarts); throws InvalidArgument naming the field.
 void validate(const JobLayout& layout);
 
@@ -66,12 +76,5 @@ EnvList rank_environment(const JobLayout& layout, int local_rank);
 // Throws ConnectionError naming the address when it cannot be bound (not an
 // address of this host) or resolved.
 int find_free_port(const std::string& address);
-
-// 16 random hex digits from getrandom(2). Throws IoError if that fails.
-std::string make_job_id();
-
-// 16 hex digits derived from `seed` (FNV-1a): the same on every node that
-// hashes the same text, for multi-node jobs launched without a job id.
-std::string derived_job_id(std::string_view seed);
 
 }  // namespace baton::launch

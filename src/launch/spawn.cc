@@ -5,7 +5,9 @@
 
 #include "baton/launch.hpp"
 #include "core/config.hpp"
+#include "core/random.hpp"
 #include "launch/job_env.hpp"
+#include "launch/job_secret.hpp"
 #include "launch/supervisor.hpp"
 
 namespace baton {
@@ -43,7 +45,11 @@ void spawn(int nprocs, std::function<void(int rank, int world_size)> fn,
   layout.master_port = options.master_port;
   if (layout.master_port == 0) layout.master_port = port_from_environment();
   if (layout.master_port == 0) layout.master_port = launch::find_free_port(layout.master_addr);
-  layout.job_id = launch::make_job_id();
+  layout.job_id = random_hex();
+  // One host: every rank is our child, so a fresh secret reaches them all.
+  const launch::JobSecret secret = launch::choose_job_secret("", /*generate=*/true);
+  layout.secret = secret.text;
+  layout.secret_file = secret.file;
   launch::validate(layout);
 
   std::vector<launch::ChildSpec> specs;

@@ -95,11 +95,11 @@ Result rendezvous(const Request& request) {
     switch (method.scheme) {
       case Scheme::kEnv:
         connection = open_tcp_store(master->host, master->port, master->description, serve,
-                                    deadline, timeout);
+                                    deadline, timeout, request.secret);
         break;
       case Scheme::kTcp:
         connection = open_tcp_store(method.host, method.port, "init_method '" + method.url + "'",
-                                    serve, deadline, timeout);
+                                    serve, deadline, timeout, request.secret);
         break;
       case Scheme::kFile: connection = open_file_store(method.path, timeout); break;
     }

@@ -29,7 +29,7 @@ std::string list_hosts(const std::vector<net::SocketAddress>& addresses) {
 
 StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::string_view named_by,
                                bool serve, std::chrono::steady_clock::time_point deadline,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, const std::string& secret) {
   const std::vector<net::SocketAddress> addresses = resolve_before(host, port, deadline, named_by);
   StoreConnection out;
   std::shared_ptr<TcpStore> store;
@@ -44,7 +44,8 @@ StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::stri
     out.publish_host = publish_host(*local);
     try {
       store = std::make_shared<TcpStore>(
-          local->host(), port, TcpStoreOptions{.is_server = true, .timeout = time_left(deadline)});
+          local->host(), port,
+          TcpStoreOptions{.is_server = true, .timeout = time_left(deadline), .secret = secret});
     } catch (const ConnectionError& e) {
       throw ConnectionError("rendezvous: rank 0 cannot serve the store at " +
                             std::string(named_by) + ": " + e.what());
@@ -56,8 +57,8 @@ StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::stri
     const std::string target = addresses.front().host();
     out.publish_host = publish_host(addresses.front());
     try {
-      store =
-          std::make_shared<TcpStore>(target, port, TcpStoreOptions{.timeout = time_left(deadline)});
+      store = std::make_shared<TcpStore>(
+          target, port, TcpStoreOptions{.timeout = time_left(deadline), .secret = secret});
     } catch (const ConnectionError& e) {
       throw ConnectionError("rendezvous: cannot reach the store at " + std::string(named_by) +
                             " (" + net::format_host_port(target, port) + "): " + e.what());

@@ -39,10 +39,11 @@ struct StoreConnection {
 // resolve, when a server should run here but the address is not this
 // host's, when the port is in use, or when no server answers in time;
 // InvalidArgument, before anything is served or connected, when
-// BATON_SOCKET_IFNAME selects no interface.
+// BATON_SOCKET_IFNAME selects no interface. `secret` is the TcpStore's
+// (TcpStoreOptions::secret: "" means the environment's).
 StoreConnection open_tcp_store(const std::string& host, uint16_t port, std::string_view named_by,
                                bool serve, std::chrono::steady_clock::time_point deadline,
-                               std::chrono::milliseconds timeout);
+                               std::chrono::milliseconds timeout, const std::string& secret = "");
 
 // Opens (or creates) the FileStore at path, with BATON_JOB_ID as its job id.
 // Blocks only for the file lock. Throws the FileStore's errors (IoError for a

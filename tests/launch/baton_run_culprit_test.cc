@@ -103,5 +103,47 @@ TEST(BatonRunCulprit, AStoppedRankIsNamedBeforeThePeerThatGaveUp) {
   EXPECT_NE(cmd.exit_code(), 0);
 }
 
+// A rank that stops issuing collectives: its peers time out in the third
+// all_reduce, baton-run stops the job and prints the ranks' flight records:
+// who waits in which operation, and for whom. A rank busy elsewhere writes
+// its record when baton-run's SIGTERM arrives; a stopped one writes none.
+TEST(BatonRunCulprit, FlightReportNamesTheRankTheOthersWaitFor) {
+  for (const std::string how : {"busy", "stop"}) {
+    Command cmd(
+        {kBatonRun, "--nproc-per-node", "3", "--grace-period", "0.5", kFixture, "stuck", how});
+    ASSERT_TRUE(cmd.wait(40s)) << cmd.err();
+    EXPECT_NE(cmd.exit_code(), 0);
+    const std::string& err = cmd.err();
+    EXPECT_NE(err.find("baton-run: what each rank was doing (flight records kept in "),
+              std::string::npos)
+        << how << "\n"
+        << err;
+    const std::string verdict = "ranks 0, 1 wait in all_reduce #3 on world for rank 2 (";
+    ASSERT_NE(err.find(verdict), std::string::npos) << how << "\n" << err;
+    if (how == "busy") {
+      EXPECT_NE(err.find(verdict + "last completed #2)"), std::string::npos) << err;
+      EXPECT_NE(err.find("rank 2 wrote it on: signal SIGTERM"), std::string::npos) << err;
+    }
+    // The records stay for a look; remove them.
+    const size_t at = err.find("flight records kept in ") + 23;
+    const std::string dir = err.substr(at, err.find("):", at) - at);
+    EXPECT_TRUE(std::filesystem::exists(dir)) << dir;
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// --flight-report DIR reads records written by a job started another way.
+TEST(BatonRunCulprit, FlightReportOfADirectory) {
+  TempDir dir;
+  Command empty({kBatonRun, "--flight-report", dir.path()});
+  ASSERT_TRUE(empty.wait(10s));
+  EXPECT_EQ(empty.exit_code(), 1) << "no records: nothing to report";
+  Command missing({kBatonRun, "--flight-report", dir.path() + "/absent"});
+  ASSERT_TRUE(missing.wait(10s));
+  EXPECT_EQ(missing.exit_code(), 1);
+  EXPECT_NE(missing.err().find("cannot read the flight records in"), std::string::npos)
+      << missing.err();
+}
+
 }  // namespace
 }  // namespace baton::testing

@@ -31,6 +31,10 @@
 //                                 SIGKILL at once while the others block in rendezvous;
 //                                 else init_process_group (env://), all_reduce rank+1,
 //                                 print "attempt A rank R sum=S"
+//   fixture_rank stuck HOW        init_process_group (env://, 1.5 s timeout), two
+//                                 all_reduces, then the last rank stops issuing: HOW
+//                                 "stop" raises SIGSTOP, "busy" sleeps until killed;
+//                                 the others' third all_reduce times out (exit 1)
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -241,6 +245,19 @@ int restart(int good_attempt) {
   return 0;
 }
 
+int stuck(const std::string& how) {
+  baton::init_process_group({.timeout = std::chrono::milliseconds(1500)});
+  const int world_size = baton::get_world_size();
+  sum_of_ranks();
+  sum_of_ranks();
+  if (g_rank == world_size - 1) {
+    if (how == "stop") ::raise(SIGSTOP);
+    while (true) ::pause();
+  }
+  sum_of_ranks();  // times out: the last rank never joins
+  return 0;
+}
+
 }  // namespace
 
 int dispatch(int argc, char** argv);
@@ -271,6 +288,7 @@ int dispatch(int argc, char** argv) {
   if (mode == "race" && argc > 3) return race(argv[2], argv[3]);
   if (mode == "restart" && argc > 2) return restart(std::atoi(argv[2]));
   if (mode == "stopped") return stopped();
+  if (mode == "stuck" && argc > 2) return stuck(argv[2]);
   std::fprintf(stderr, "fixture_rank: unknown mode '%s'\n", mode.c_str());
   return 2;
 }

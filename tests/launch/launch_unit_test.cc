@@ -1,13 +1,19 @@
 // The launch layer's pieces: line prefixing, exit statuses, job layout.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "auth/secret.hpp"
 #include "baton/error.hpp"
 #include "core/socket.hpp"
 #include "launch/exit_status.hpp"
 #include "launch/job_env.hpp"
+#include "launch/job_secret.hpp"
 #include "launch/line_prefixer.hpp"
+#include "tests/support/error_text.hpp"
+#include "tests/support/scoped_env.hpp"
 
 namespace baton::launch {
 namespace {
@@ -63,7 +69,8 @@ TEST(JobLayout, EnvironmentOfARankOnTheSecondNode) {
                    .nproc_per_node = 3,
                    .master_addr = "10.0.0.1",
                    .master_port = 1234,
-                   .job_id = "abc"};
+                   .job_id = "abc",
+                   .secret_file = "/etc/job.secret"};
   validate(layout);
   const EnvList env = rank_environment(layout, 2);
   const EnvList expected = {{"RANK", "5"},
@@ -80,6 +87,8 @@ TEST(JobLayout, EnvironmentOfARankOnTheSecondNode) {
                             {"BATON_STORE_ADDR", "10.0.0.1"},
                             {"BATON_STORE_PORT", "1234"},
                             {"BATON_JOB_ID", "abc"},
+                            {"BATON_SECRET", ""},
+                            {"BATON_SECRET_FILE", "/etc/job.secret"},
                             {"BATON_AGENT_STORE", "0"},
                             {"TORCHELASTIC_RUN_ID", "abc"},
                             {"TORCHELASTIC_USE_AGENT_STORE", "False"},
@@ -136,7 +145,7 @@ TEST(JobLayout, ValidateNamesTheBadField) {
   EXPECT_NE(message({.master_port = 0, .job_id = "x"}).find("master_port"), std::string::npos);
   EXPECT_NE(message({.job_id = "x", .store_port = 65536}).find("store_port must be in [0, 65535]"),
             std::string::npos);
-  EXPECT_NE(message({}).find("job_id is empty"), std::string::npos);
+  EXPECT_NO_THROW(validate({})) << "no job id: the rendezvous makes one up";
   EXPECT_NE(message({.job_id = "x", .restart_count = 2, .max_restarts = 1})
                 .find("restart_count must be in [0, 1], got 2"),
             std::string::npos);
@@ -144,15 +153,44 @@ TEST(JobLayout, ValidateNamesTheBadField) {
             std::string::npos);
 }
 
-TEST(JobLayout, JobIds) {
-  const std::string a = make_job_id();
-  const std::string b = make_job_id();
-  EXPECT_EQ(a.size(), 16u);
-  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
-  EXPECT_NE(a, b);
-  EXPECT_EQ(derived_job_id("10.0.0.1:29500"), derived_job_id("10.0.0.1:29500"));
-  EXPECT_NE(derived_job_id("10.0.0.1:29500"), derived_job_id("10.0.0.1:29501"));
-  EXPECT_EQ(derived_job_id("x").size(), 16u);
+TEST(JobLayout, WithoutAJobIdTorchSeesNone) {
+  const EnvList env = rank_environment(JobLayout{.nnodes = 2, .master_port = 4000}, 0);
+  for (const auto& [k, v] : env) {
+    if (k == "BATON_JOB_ID") EXPECT_EQ(v, "");
+    if (k == "TORCHELASTIC_RUN_ID") EXPECT_EQ(v, "none") << "torchrun's default";
+  }
+}
+
+TEST(JobSecret, GeneratedFromTheEnvironmentOrAFile) {
+  testing::ScopedEnv env;
+  env.unset("BATON_SECRET");
+  env.unset("BATON_SECRET_FILE");
+  EXPECT_TRUE(choose_job_secret("", /*generate=*/false).empty()) << "several nodes, nothing set";
+  if (!auth::supported()) GTEST_SKIP() << "built without libcrypto (BATON_WITH_OPENSSL)";
+  const JobSecret a = choose_job_secret("", true);
+  const JobSecret b = choose_job_secret("", true);
+  EXPECT_EQ(a.text.size(), 64u);
+  EXPECT_NE(a.text, b.text) << "one secret per job";
+  EXPECT_EQ(a.source, "generated");
+  env.set("BATON_SECRET", "short");
+  EXPECT_THROW(choose_job_secret("", true), AuthenticationError) << "never a silent fallback";
+  env.set("BATON_SECRET", "inherited-from-the-shell-0123");
+  EXPECT_EQ(choose_job_secret("", true).text, "inherited-from-the-shell-0123");
+  char name[] = "/tmp/baton-job-secret-XXXXXX";
+  const int fd = ::mkstemp(name);
+  ASSERT_EQ(::write(fd, "from-a-file-0123456789\n", 23), 23);
+  ::fchmod(fd, 0644);
+  ::close(fd);
+  const std::string msg =
+      testing::message_of<AuthenticationError>([&] { choose_job_secret(name, true); });
+  EXPECT_NE(msg.find("chmod 600"), std::string::npos) << msg;
+  ::chmod(name, 0600);
+  const JobSecret by_file = choose_job_secret(name, true);
+  EXPECT_EQ(by_file.file, name);
+  EXPECT_TRUE(by_file.text.empty())
+      << "the ranks read the file; the text is not in their environment";
+  EXPECT_EQ(by_file.resolve_text(), "from-a-file-0123456789");
+  ::unlink(name);
 }
 
 TEST(JobLayout, FreePortCanBeBound) {

@@ -12,6 +12,7 @@
 
 #include "baton/error.hpp"
 #include "core/config.hpp"
+#include "core/random.hpp"
 
 #ifndef BATON_VERSION
 #define BATON_VERSION "unknown"
@@ -200,6 +201,7 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
   int master_port = 29500;
   bool standalone = false;
   std::string job_id;
+  std::string secret_file;
   double grace_seconds = 3.0;
   int max_restarts = 0;
   bool no_prefix = false;
@@ -231,9 +233,15 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
            "port (BATON_STORE_PORT), and MASTER_PORT is another free port"));
   app.add_option("--rdzv-id,--rdzv_id,--job-id,--job_id", job_id,
                  wrap("Job id given to every rank as BATON_JOB_ID; use the same on every node. "
-                      "Default: $BATON_JOB_ID, else random (one node) or derived from the master "
-                      "address and port"))
+                      "Default: $BATON_JOB_ID, else random (one node) or made up by the ranks' "
+                      "rendezvous (several nodes)"))
       ->type_name("ID");
+  app.add_option(
+         "--secret-file,--secret_file", secret_file,
+         wrap("File holding the job secret (mode 0600) every store and rank connection "
+              "proves; give the same file on every node. Default: $BATON_SECRET or "
+              "$BATON_SECRET_FILE, else a random one (one node) or none (docs/security.md)"))
+      ->type_name("PATH");
   app.add_option("--grace-period,--grace_period", grace_seconds,
                  wrap("Seconds between SIGTERM and SIGKILL when stopping ranks. Default 3"))
       ->type_name("SECONDS");
@@ -246,6 +254,11 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
       wrap("Do not prefix output lines: ranks write straight to baton-run's stdout and stderr"));
   app.add_flag("--no-python,--no_python", no_python,
                wrap("Accepted for torchrun compatibility; baton-run always runs PROGRAM directly"));
+  std::string flight_report_dir;
+  app.add_option("--flight-report,--flight_report", flight_report_dir,
+                 wrap("Print what each rank was doing from the flight records in DIR (written "
+                      "where BATON_FLIGHT_DIR pointed, e.g. under mpirun or srun) and exit"))
+      ->type_name("DIR");
   app.add_flag("--version", version, wrap("Print baton-run's version and exit"));
 
   auto usage_error = [&](const std::string& message) {
@@ -275,6 +288,10 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
   }
 
   RunConfig config;
+  if (!flight_report_dir.empty()) {
+    config.flight_report_dir = flight_report_dir;
+    return config;
+  }
   try {
     config.command = app.remaining();
     if (!config.command.empty() && config.command.front() == "--") {
@@ -335,12 +352,15 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
     layout.master_addr = standalone ? "127.0.0.1" : master_addr;
     layout.master_port = standalone ? 0 : master_port;  // main binds the port for --standalone
     if (job_id.empty()) job_id = config::get_string("BATON_JOB_ID");
-    if (job_id.empty()) {
-      job_id = layout.nnodes == 1 ? launch::make_job_id()
-                                  : launch::derived_job_id(layout.master_addr + ":" +
-                                                           std::to_string(layout.master_port));
-    }
+    // Several nodes without an id: the ranks' rendezvous makes a random one up.
+    if (job_id.empty() && layout.nnodes == 1) job_id = random_hex();
     layout.job_id = job_id;
+    // One node: a fresh secret per job (every rank is our child). Several:
+    // only what the user gives, the same file or variable on every node.
+    const launch::JobSecret secret = launch::choose_job_secret(secret_file, layout.nnodes == 1);
+    layout.secret = secret.text;
+    layout.secret_file = secret.file;
+    config.secret = secret;
   } catch (const UsageError& e) {
     return usage_error(e.message);
   } catch (const Error& e) {

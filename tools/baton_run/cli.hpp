@@ -14,16 +14,20 @@
 #include <vector>
 
 #include "launch/job_env.hpp"
+#include "launch/job_secret.hpp"
 
 namespace baton::tools {
 
 struct RunConfig {
-  launch::JobLayout layout;          // ranks, master address and port, job id
+  launch::JobLayout layout;          // ranks, master address and port, job id, secret
+  launch::JobSecret secret;          // where layout's secret came from (launch/job_secret.hpp)
   std::vector<std::string> command;  // the program and its arguments
   bool standalone = false;           // serve the store in baton-run, on a free port (set by main)
   bool prefix_output = true;
   int max_restarts = 0;  // restarts of every rank after a failure (--max-restarts)
   std::chrono::milliseconds grace_period{std::chrono::seconds(3)};
+  // --flight-report DIR: print the report of the records there and exit.
+  std::string flight_report_dir;
 };
 
 // The parsed configuration, or nullopt when baton-run should exit at once

@@ -19,14 +19,17 @@
 // a fresh port (and a fresh MASTER_PORT), without it the store that the new
 // rank 0 serves.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "baton/error.hpp"
 #include "baton/tcp_store.hpp"
+#include "launch/flight_report.hpp"
 #include "launch/supervisor.hpp"
 #include "tools/baton_run/cli.hpp"
 
@@ -45,12 +48,85 @@ void say(const std::string& text) {
   std::fprintf(stderr, "baton-run: %s\n", text.c_str());
 }
 
+// Where the ranks write their flight records: BATON_FLIGHT_DIR when the user
+// set it (kept), else a fresh directory of ours (removed unless a failure
+// left records in it).
+class FlightDir {
+ public:
+  FlightDir() {
+    if (const char* given = std::getenv("BATON_FLIGHT_DIR"); given != nullptr && *given != '\0') {
+      path_ = given;
+      ::mkdir(path_.c_str(), 0700);
+      return;
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/baton-flight-XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) {
+      path_ = pattern;
+      ours_ = true;
+    }
+  }
+  ~FlightDir() {
+    if (ours_ && !keep_) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path_, ignored);
+    }
+  }
+  FlightDir(const FlightDir&) = delete;
+  FlightDir& operator=(const FlightDir&) = delete;
+  const std::string& path() const { return path_; }
+
+  // Clears records of an earlier attempt.
+  void clear() {
+    std::error_code ignored;
+    for (const auto& e : std::filesystem::directory_iterator(path_, ignored)) {
+      if (e.path().extension() == ".flight") std::filesystem::remove(e.path(), ignored);
+    }
+  }
+
+  // After a failed attempt: the report, when any rank wrote a record.
+  void report(int world_size) {
+    if (path_.empty()) return;
+    std::string problems;
+    std::vector<baton::launch::FlightDump> dumps;
+    try {
+      dumps = baton::launch::read_flight_dumps(path_, &problems);
+    } catch (const baton::Error& e) {
+      say(e.what());
+      return;
+    }
+    if (dumps.empty()) return;
+    keep_ = true;
+    std::string text = baton::launch::flight_report(dumps, world_size) + problems;
+    say("what each rank was doing (flight records kept in " + path_ + "):");
+    std::fputs(text.c_str(), stderr);
+  }
+
+ private:
+  std::string path_;
+  bool ours_ = false;
+  bool keep_ = false;
+};
+
 // Runs the job, restarting it after failures as --max-restarts allows;
 // returns baton-run's exit code.
 int run_attempts(const baton::tools::RunConfig& config) {
   using namespace baton;
   launch::JobLayout layout = config.layout;
   layout.max_restarts = config.max_restarts;
+  if (config.secret.empty() && layout.nnodes > 1) {
+    say("warning: no job secret (--secret-file, BATON_SECRET_FILE or BATON_SECRET): anyone who "
+        "can reach " +
+        layout.master_addr + ":" + std::to_string(layout.master_port) +
+        " or a rank's port can read this job's store and join its groups (docs/security.md)");
+  }
+  // The secret of the store served here (--standalone): the ranks' own.
+  const std::string store_secret = config.secret.resolve_text();
+  FlightDir flight;
+  layout.flight_dir = flight.path();
+  // One node's ranks are the whole job; otherwise only ours write here.
+  const int report_world = layout.nnodes == 1 ? layout.world_size() : -1;
   launch::SupervisorOptions options;
   options.name = "baton-run";
   options.prefix_output = config.prefix_output;
@@ -64,7 +140,7 @@ int run_attempts(const baton::tools::RunConfig& config) {
     if (config.standalone) {
       // The new store starts before the old one closes, so its port differs too.
       auto fresh = std::make_unique<TcpStoreServer>(
-          TcpStoreServerOptions{.host = layout.master_addr, .port = 0});
+          TcpStoreServerOptions{.host = layout.master_addr, .port = 0, .secret = store_secret});
       layout.store_addr = layout.master_addr;
       layout.store_port = fresh->port();
       layout.agent_store = true;
@@ -83,7 +159,9 @@ int run_attempts(const baton::tools::RunConfig& config) {
       spec.argv = config.command;
       specs.push_back(std::move(spec));
     }
+    flight.clear();
     const launch::JobResult result = launch::run_job(specs, options);
+    if (result.end != launch::JobEnd::kSucceeded) flight.report(report_world);
     if (result.end != launch::JobEnd::kRankFailed) return result.exit_code;
     if (attempt == layout.max_restarts) {
       if (attempt > 0) {
@@ -109,6 +187,17 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   std::optional<tools::RunConfig> config = tools::parse_command_line(argc, argv, &exit_code);
   if (!config) return exit_code;
+  if (!config->flight_report_dir.empty()) {
+    try {
+      std::string problems;
+      const auto dumps = launch::read_flight_dumps(config->flight_report_dir, &problems);
+      std::fputs((launch::flight_report(dumps, -1) + problems).c_str(), stdout);
+      return dumps.empty() ? 1 : 0;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "baton-run: %s\n", e.what());
+      return 1;
+    }
+  }
 
   block_forwarded_signals();
   try {

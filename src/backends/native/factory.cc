@@ -70,6 +70,7 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   tcp.timeout = config.timeout;
   tcp.job_id = config.job_id;
   tcp.listen_address = config.listen_address;
+  tcp.secret = config.secret;
   tcp.describe_op = &describe_op;
   transport::ShmOptions shm;
   shm.timeout = config.timeout;
@@ -147,10 +148,11 @@ std::shared_ptr<Backend> make_native_backend(const BackendConfig& config) {
   BATON_LOG_INFO(log::Subsys::kTransport)
       << config.group_name << " rank " << config.rank << " uses transport " << context->name()
       << " (BATON_TRANSPORT=" << mode << ")";
-  return std::make_shared<NativeBackend>(
-      std::move(context),
-      NativeOptions{
-          .group_name = config.group_name, .timeout = config.timeout, .store = config.store});
+  return std::make_shared<NativeBackend>(std::move(context),
+                                         NativeOptions{.group_name = config.group_name,
+                                                       .timeout = config.timeout,
+                                                       .store = config.store,
+                                                       .world_ranks = config.world_ranks});
 }
 
 }  // namespace baton::backends::native

@@ -67,6 +67,11 @@ NativeBackend::NativeBackend(std::unique_ptr<transport::Context> context, Native
       options_(std::move(options)),
       group_name_(std::make_shared<const std::string>(options_.group_name)),
       settings_(collectives::Settings::from_config()),
+      recorder_(FlightRecorder::make({.group_name = options_.group_name,
+                                      .rank = rank_,
+                                      .size = size_,
+                                      .world_ranks = options_.world_ranks,
+                                      .transport = transport_name_})),
       context_(std::move(context)) {
   for (int r = 0; r < size_; ++r) {
     peer_transports_.push_back(r == rank_ ? std::string("self") : context_->peer_transport(r));
@@ -92,8 +97,11 @@ bool NativeBackend::fail_group(std::exception_ptr why) {
     if (failure_) return false;
     failure_ = why;
   }
-  BATON_LOG_INFO(kSubsys) << options_.group_name << " rank " << rank_
-                          << " failed: " << error_message(why);
+  const std::string reason = error_message(why);
+  BATON_LOG_INFO(kSubsys) << options_.group_name << " rank " << rank_ << " failed: " << reason;
+  // Every rank whose group fails writes what it was doing (before the
+  // transport's abort, so the operations in flight still show as started).
+  if (recorder_) dump_flight_records((options_.group_name + ": " + reason).c_str());
   std::shared_lock lock(context_mu_);
   if (context_) context_->abort(std::move(why));
   return true;
@@ -132,6 +140,7 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
   }
 
   transport::RequestPtr request;
+  uint64_t flight_ticket = 0;
   {
     std::shared_lock lock(context_mu_);
     if (!context_) {
@@ -139,6 +148,14 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
       return Work(detail::WorkState::failed(destroyed_error(what), what));
     }
     const transport::Envelope envelope{transport::Channel::kP2P, 0, tag, {}};
+    if (recorder_) {
+      FlightOp op{.desc = make_desc(collectives::OpKind::kPointToPoint, &tensor),
+                  .bytes = tensor.nbytes(),
+                  .peer = peer,
+                  .tag = tag,
+                  .is_send = is_send};
+      flight_ticket = recorder_->issued(op, FlightState::kPosted);
+    }
     if (is_send) {
       request = context_->isend(peer, envelope, const_bytes_of(tensor));
     } else {
@@ -146,13 +163,20 @@ Work NativeBackend::post_p2p(const Tensor& tensor, int peer, int tag, bool is_se
     }
   }
   if (request->done()) {
+    if (recorder_) recorder_->ended(flight_ticket, !request->error());
     // The transport is done with the tensor, and shutdown has nothing to
     // wait for. A send that succeeded needs no state at all.
     if (is_send && !request->error()) return Work();
   } else {
     // Keep the tensor alive until the transport is done with it, even if the
     // caller drops the Work: the request's completion releases it.
-    request->on_done([tensor] {});
+    if (recorder_) {
+      request->on_done([tensor, recorder = recorder_, flight_ticket, raw = request.get()] {
+        recorder->ended(flight_ticket, !raw->error());
+      });
+    } else {
+      request->on_done([tensor] {});
+    }
     // Requests in flight, for shutdown. Completed entries are swept now and then.
     std::lock_guard lock(in_flight_mu_);
     if (in_flight_.size() >= in_flight_sweep_at_) {
@@ -199,7 +223,13 @@ Work NativeBackend::submit(transport::OpDesc desc, Body body) {
       return Work(detail::WorkState::failed(destroyed_error(what), what));
     }
     op.seq = ++last_seq_;
-    if (blocking && queue_.empty() && !busy_) {
+    const bool run_here = blocking && queue_.empty() && !busy_;
+    if (recorder_) {
+      const uint64_t bytes = desc.count * element_size(static_cast<DType>(desc.dtype));
+      op.flight_ticket = recorder_->issued({.seq = op.seq, .desc = desc, .bytes = bytes},
+                                           run_here ? FlightState::kStarted : FlightState::kIssued);
+    }
+    if (run_here) {
       busy_ = true;
     } else {
       op.work = std::make_shared<detail::WorkState>(
@@ -231,8 +261,13 @@ Work NativeBackend::submit(transport::OpDesc desc, Body body) {
 }
 
 std::exception_ptr NativeBackend::execute(Op& op, bool just_issued) {
-  if (auto error = failure()) return error;
+  if (auto error = failure()) {
+    if (recorder_) recorder_->ended(op.flight_ticket, false);
+    return error;
+  }
+  if (recorder_ && !just_issued) recorder_->started(op.flight_ticket);
   std::exception_ptr error;
+  uint8_t algorithm = 0;
   try {
     if (!just_issued && Clock::now() >= op.deadline) {
       throw TimeoutError(describe(op.desc, op.seq) + " on rank " + std::to_string(rank_) +
@@ -242,15 +277,26 @@ std::exception_ptr NativeBackend::execute(Op& op, bool just_issued) {
     }
     std::shared_lock lock(context_mu_);
     collectives::Comm comm(*context_, op.seq, op.desc, op.deadline, &settings_);
-    op.body(comm);
+    try {
+      op.body(comm);
+    } catch (...) {
+      algorithm = comm.op().algorithm;
+      throw;
+    }
+    algorithm = comm.op().algorithm;
   } catch (...) {
     error = std::current_exception();
   }
   op.body = nullptr;  // release the tensors now, not when the Op is destroyed
-  if (!error) return nullptr;
+  if (!error) {
+    if (recorder_) recorder_->ended(op.flight_ticket, true, algorithm);
+    return nullptr;
+  }
   // The first failure aborts the transport at once, so the peers stop waiting
   // (and diagnose too), then may be refined into the error every rank reports.
-  if (fail_group(error) && error_code(error) == ErrorCode::kTimeout) {
+  const bool first = fail_group(error);
+  if (recorder_) recorder_->ended(op.flight_ticket, false, algorithm);
+  if (first && error_code(error) == ErrorCode::kTimeout) {
     error = diagnose(op, error);
     std::lock_guard lock(mu_);
     failure_ = error;

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
+#include "backends/flight_recorder.hpp"
 #include "backends/work_state.hpp"
 #include "baton/store.hpp"
 #include "collectives/comm.hpp"
@@ -64,6 +65,8 @@ struct NativeOptions {
   // The group's namespace in the job's store, used only after a collective
   // timed out (see "Diagnosis" above); null: no diagnosis.
   std::shared_ptr<Store> store;
+  // Each group rank's world rank, for the flight recorder's dumps (empty: 0 .. size-1).
+  std::vector<int> world_ranks;
 };
 
 class NativeBackend final : public Backend, public std::enable_shared_from_this<NativeBackend> {
@@ -117,6 +120,7 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
     Clock::time_point deadline;
     Body body;
     std::shared_ptr<detail::WorkState> work;
+    uint64_t flight_ticket = 0;  // its entry in the flight recorder
   };
 
   // A point-to-point request in flight (its completion callback holds the
@@ -148,6 +152,8 @@ class NativeBackend final : public Backend, public std::enable_shared_from_this<
   const std::shared_ptr<const std::string> group_name_;
   // The collectives' tunables (BATON_ALGO_*, segment sizes), read once.
   const collectives::Settings settings_;
+  // The last operations of this group (flight_recorder.hpp); null when off.
+  const std::shared_ptr<FlightRecorder> recorder_;
 
   // Held shared by every use of context_, exclusively to destroy it.
   mutable std::shared_mutex context_mu_;
