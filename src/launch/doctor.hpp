@@ -32,8 +32,6 @@
 #include <string_view>
 #include <vector>
 
-#include "launch/job_secret.hpp"
-
 namespace baton::launch {
 
 struct DoctorOptions {
@@ -44,7 +42,11 @@ struct DoctorOptions {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;   // 0: picked when the job starts (--standalone)
   bool hosts_master = true;  // this node runs rank 0, which binds master_port
-  JobSecret secret;          // the secret the ranks will be handed ("": none)
+  // The job secret the ranks will prove, as text (JobSecret::resolve_text),
+  // and where it came from, for messages ("generated", "--secret-file /p",
+  // "BATON_SECRET"); "" when the job has none.
+  std::string secret;
+  std::string secret_source;
   // Where to look; tests point these elsewhere.
   std::string shm_dir = "/dev/shm";
   std::string nvidia_gpus_dir = "/proc/driver/nvidia/gpus";

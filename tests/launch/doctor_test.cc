@@ -219,9 +219,10 @@ TEST(DoctorNetwork, StoreHelloFromAnotherNodeAndItsSecret) {
   ScopedEnv no_env_secret("BATON_SECRET", std::nullopt);
   ScopedEnv no_env_file("BATON_SECRET_FILE", std::nullopt);
   BATON_EXPECT_ROW(doctor::network_checks(o), "store", Verdict::kFail, "reachable, secret needed");
-  o.secret = JobSecret{.text = std::string(40, 't'), .file = "", .source = "BATON_SECRET"};
+  o.secret = std::string(40, 't');
+  o.secret_source = "BATON_SECRET";
   BATON_EXPECT_ROW(doctor::network_checks(o), "store", Verdict::kFail, "refuses this job's secret");
-  o.secret.text = secret;
+  o.secret = secret;
   BATON_EXPECT_ROW(doctor::network_checks(o), "store", Verdict::kOk, "a Baton store answers");
 }
 
@@ -436,11 +437,12 @@ TEST(DoctorBuild, FakeGpusWarnAndBadSettingsFail) {
 
   o.nnodes = 2;
   BATON_EXPECT_ROW(doctor::build_checks(o), "job secret", Verdict::kWarn, "none", "--secret-file");
-  o.secret = JobSecret{.text = "short", .file = "", .source = "BATON_SECRET"};
+  o.secret = "short";
+  o.secret_source = "BATON_SECRET";
   BATON_EXPECT_ROW(doctor::build_checks(o), "job secret", Verdict::kFail,
                    auth::supported() ? "unusable" : "no libcrypto");
   if (auth::supported()) {
-    o.secret.text = std::string(32, 'k');
+    o.secret = std::string(32, 'k');
     BATON_EXPECT_ROW(doctor::build_checks(o), "job secret", Verdict::kOk, "a secret (BATON_SECRET)",
                      "fingerprint");
   }

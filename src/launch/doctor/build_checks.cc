@@ -61,7 +61,7 @@ DoctorRow secret_row(const DoctorOptions& o) {
     return ok(name, "none (" + lib + (crypto ? "" : ": baton-run cannot make one") +
                         "); one node, connections stay on this host");
   }
-  const std::string from = o.secret.source.empty() ? std::string("the job") : o.secret.source;
+  const std::string from = o.secret_source.empty() ? std::string("the job") : o.secret_source;
   if (!crypto) {
     return fail(name,
                 "a secret is set (" + from +
@@ -69,8 +69,7 @@ DoctorRow secret_row(const DoctorOptions& o) {
                 "rebuild with libssl-dev (-DBATON_WITH_OPENSSL=ON), or drop the secret");
   }
   try {
-    const auto secret = !o.secret.file.empty() ? auth::Secret::from_file(o.secret.file)
-                                               : auth::Secret::from_text(o.secret.text, from);
+    const auto secret = auth::Secret::from_text(o.secret, from);
     return ok(name,
               "a secret (" + from + "), fingerprint " + secret->fingerprint() + " (" + lib + ")");
   } catch (const Error& e) {

@@ -246,9 +246,8 @@ DoctorRow check_store(const DoctorOptions& o, const MasterState& state) {
   const std::string at = master_text(o);
   const std::string note = o.hosts_master ? " (not this job's: its rank 0 has not started)" : "";
   try {
-    std::string secret = o.secret.empty() ? std::string() : o.secret.resolve_text();
     TcpStore store(state.address->host(), state.address->port(),
-                   TcpStoreOptions{.timeout = o.connect_timeout, .secret = secret});
+                   TcpStoreOptions{.timeout = o.connect_timeout, .secret = o.secret});
     const int64_t keys = store.num_keys();
     return ok(name, "a Baton store answers the hello at " + at + note + ", " +
                         std::to_string(keys) + (keys == 1 ? " key" : " keys"));
@@ -261,7 +260,7 @@ DoctorRow check_store(const DoctorOptions& o, const MasterState& state) {
     }
     return fail(name,
                 "reachable, but the store at " + at + note + " refuses this job's secret (" +
-                    o.secret.source + "): " + e.what(),
+                    o.secret_source + "): " + e.what(),
                 "give every node the same --secret-file (docs/security.md)");
   } catch (const Error& e) {
     const std::string what = e.what();
