@@ -115,10 +115,9 @@ for t in "${only[@]}"; do
   fi
   crashes=$(find "$dir/artifacts" -type f | wc -l)
   if ((rc != 0 && crashes == 0)); then crashes=1; fi
-  rate=$({ grep -o 'stat::average_exec_per_sec: *[0-9]*' "$dir/log.txt" || true; } | awk '{print $2}' | tail -1)
-  if ((keep_going)) || [[ -z $rate || $rate == 0 ]]; then
-    rate=$(awk -v n="$executed" -v s="$elapsed" 'BEGIN {printf "%d", (s > 0 ? n / s : 0)}')
-  fi
+  # Inputs per wall-clock second, start-up included (libFuzzer's own
+  # average_exec_per_sec divides by whole seconds).
+  rate=$(awk -v n="$executed" -v s="$elapsed" 'BEGIN {printf "%d", (s > 0 ? n / s : 0)}')
   files=$(find "$dir/corpus" -type f | wc -l)
   bytes=$(du -sb "$dir/corpus" | cut -f1)
   rows+=("$(printf '%-16s %12s %8s %8s %8s %10s %9s' "$t" "$executed" "$rate" "$crashes" "$files" "$bytes" "$elapsed")")
