@@ -133,7 +133,7 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> in, const std::vector<uint8_t>&
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t mutations = 200000;
+  uint64_t mutations = 1000000;
   double seconds = 2.0;
   uint64_t seed = 0x6261746f6e;  // "baton"
   std::vector<std::filesystem::path> paths;
