@@ -40,25 +40,37 @@ while (($#)); do
   esac
 done
 
-# clang-14 and the fuzzer runtime (libclang-rt-14-dev; libfuzzer-14-dev).
+# clang-14 and its fuzzer runtime (libclang-rt-14-dev, which libfuzzer-14-dev
+# pulls in), CMake, and the libraries the harnesses link (zlib; libcrypto for
+# the job secret's proofs).
+packages=(clang-14 libfuzzer-14-dev cmake make zlib1g-dev libssl-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
 fuzzer_works() {
-  local dir
+  local dir rc=0
   dir=$(mktemp -d)
   printf '#include <cstddef>\n#include <cstdint>\nextern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }\n' >"$dir/t.cc"
-  clang++-14 -fsanitize=fuzzer,address,undefined "$dir/t.cc" -o "$dir/t" >/dev/null 2>&1
-  local rc=$?
+  clang++-14 -fsanitize=fuzzer,address,undefined "$dir/t.cc" -o "$dir/t" >/dev/null 2>&1 || rc=1
   rm -rf "$dir"
   return $rc
 }
-if ! command -v clang++-14 >/dev/null 2>&1 || ! fuzzer_works; then
+# libfuzzer-14-dev is not needed where clang-14's runtime already links fuzzers.
+if ((${#missing[@]} == 1)) && [[ ${missing[0]} == libfuzzer-14-dev ]] && fuzzer_works; then missing=(); fi
+if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
-    echo "fuzz.sh: needs clang-14 with libFuzzer: apt-get install -y clang-14 libfuzzer-14-dev (as root)" >&2
+    echo "fuzz.sh: missing ${missing[*]}: apt-get install -y ${missing[*]} (as root)" >&2
     exit 1
   fi
-  echo "fuzz.sh: installing clang-14 libfuzzer-14-dev"
+  echo "fuzz.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq clang-14 libfuzzer-14-dev cmake make zlib1g-dev libssl-dev
+  apt-get install -y -qq "${missing[@]}"
+fi
+if ! fuzzer_works; then
+  echo "fuzz.sh: clang++-14 -fsanitize=fuzzer,address,undefined does not link a fuzzer" >&2
+  exit 1
 fi
 
 cmake -S tests/fuzz -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
