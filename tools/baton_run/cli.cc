@@ -259,6 +259,12 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
                  wrap("Print what each rank was doing from the flight records in DIR (written "
                       "where BATON_FLIGHT_DIR pointed, e.g. under mpirun or srun) and exit"))
       ->type_name("DIR");
+  bool doctor = false;
+  app.add_flag("--doctor", doctor,
+               wrap("Check this node for what makes jobs fail or run slowly (interface, master "
+                    "port, store, clock, /dev/shm, limits, backends; a 2 s loopback sample) and "
+                    "print a table. Alone: exit 0, or 1 when a check failed. With PROGRAM: run "
+                    "the job only when no check failed"));
   app.add_flag("--version", version, wrap("Print baton-run's version and exit"));
 
   auto usage_error = [&](const std::string& message) {
@@ -297,13 +303,14 @@ std::optional<RunConfig> parse_command_line(int argc, char** argv, int* exit_cod
     if (!config.command.empty() && config.command.front() == "--") {
       config.command.erase(config.command.begin());
     }
-    if (config.command.empty()) {
+    if (config.command.empty() && !doctor) {
       throw UsageError{"no program given; usage: baton-run [OPTIONS] PROGRAM [ARGS...]"};
     }
-    const std::string first = app.remaining().front();
+    const std::string first = app.remaining().empty() ? "--" : app.remaining().front();
     if (first != "--" && first.size() > 1 && first[0] == '-') {
       throw UsageError{"unknown option '" + first + "'" + unsupported_hint(first)};
     }
+    config.doctor = doctor;
 
     launch::JobLayout& layout = config.layout;
     layout.nproc_per_node = parse_nproc(nproc);

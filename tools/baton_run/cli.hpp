@@ -28,6 +28,9 @@ struct RunConfig {
   std::chrono::milliseconds grace_period{std::chrono::seconds(3)};
   // --flight-report DIR: print the report of the records there and exit.
   std::string flight_report_dir;
+  // --doctor: run the pre-flight checks (launch/doctor.hpp) first; with no
+  // command, only them.
+  bool doctor = false;
 };
 
 // The parsed configuration, or nullopt when baton-run should exit at once

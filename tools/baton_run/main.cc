@@ -29,6 +29,7 @@
 
 #include "baton/error.hpp"
 #include "baton/tcp_store.hpp"
+#include "launch/doctor.hpp"
 #include "launch/flight_report.hpp"
 #include "launch/supervisor.hpp"
 #include "tools/baton_run/cli.hpp"
@@ -108,6 +109,26 @@ class FlightDir {
   bool ours_ = false;
   bool keep_ = false;
 };
+
+// --doctor: the pre-flight checks (launch/doctor.hpp) of this node as the
+// job would use it; the table goes to stdout. 0 when the job would run.
+int preflight(const baton::tools::RunConfig& config) {
+  const baton::launch::JobLayout& layout = config.layout;
+  try {
+    return baton::launch::run_doctor(baton::launch::DoctorOptions{
+        .nproc_per_node = layout.nproc_per_node,
+        .nnodes = layout.nnodes,
+        .node_rank = layout.node_rank,
+        .master_addr = layout.master_addr,
+        .master_port = layout.master_port,  // 0 with --standalone: a free port
+        .hosts_master = layout.node_rank == 0,
+        .secret = config.secret.resolve_text(),
+        .secret_source = config.secret.source});
+  } catch (const baton::Error& e) {  // the secret's file went away since it was checked
+    say(e.what());
+    return 1;
+  }
+}
 
 // Runs the job, restarting it after failures as --max-restarts allows;
 // returns baton-run's exit code.
@@ -196,6 +217,16 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
       std::fprintf(stderr, "baton-run: %s\n", e.what());
       return 1;
+    }
+  }
+  if (config->doctor) {
+    // Before any signal is blocked or thread started: the checks fork.
+    const int verdict = preflight(*config);
+    if (config->command.empty()) return verdict;
+    if (verdict != 0) {
+      say("a pre-flight check failed (the table above says which and how to fix it); not "
+          "starting the job");
+      return verdict;
     }
   }
 
