@@ -27,7 +27,8 @@ TEST(Config, MalformedValueNamesTheVariable) {
     get_duration("BATON_TIMEOUT");
     FAIL() << "expected InvalidArgument";
   } catch (const InvalidArgument& err) {
-    EXPECT_NE(std::string(err.what()).find("BATON_TIMEOUT='soon'"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("BATON_TIMEOUT='soon'"), std::string::npos)
+        << err.what();
   }
 }
 
@@ -44,6 +45,11 @@ TEST(Config, Durations) {
   EXPECT_THROW(parse_duration("", "x"), InvalidArgument);
   EXPECT_THROW(parse_duration("-1s", "x"), InvalidArgument);
   EXPECT_THROW(parse_duration("3 weeks", "x"), InvalidArgument);
+  // Found by fuzz.config: these used to wrap to a negative duration.
+  for (const char* huge : {"inf", "nan", "1e300", "9223372036854776s", "100000000h"}) {
+    EXPECT_THROW(parse_duration(huge, "x"), InvalidArgument) << huge;
+  }
+  EXPECT_EQ(parse_duration("87600h", "x"), std::chrono::hours(87600));  // ten years still fit
 }
 
 // docs/configuration.md lists exactly the tunables of config.cc, with their defaults.
@@ -54,10 +60,12 @@ TEST(Config, DocumentationListsEveryTunable) {
   text << in.rdbuf();
   const std::string doc = text.str();
   size_t documented = 0;
-  for (size_t pos = doc.find("| `BATON_"); pos != std::string::npos; pos = doc.find("| `BATON_", pos + 1)) {
+  for (size_t pos = doc.find("| `BATON_"); pos != std::string::npos;
+       pos = doc.find("| `BATON_", pos + 1)) {
     ++documented;
   }
-  EXPECT_EQ(documented, tunables().size()) << "rows in docs/configuration.md vs tunables in config.cc";
+  EXPECT_EQ(documented, tunables().size())
+      << "rows in docs/configuration.md vs tunables in config.cc";
   for (const Tunable& t : tunables()) {
     const std::string row = "| `" + std::string(t.name) + "` | " +
                             (t.default_value.empty() ? std::string("(none)")
