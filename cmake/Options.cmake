@@ -3,7 +3,7 @@ option(BATON_BUILD_TESTS "Build the test suite (GoogleTest)" ON)
 option(BATON_BUILD_BENCH "Build baton-bench and micro-benchmarks (Google Benchmark)" ON)
 option(BATON_BUILD_EXAMPLES "Build the tutorial's examples" ON)
 option(BATON_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)
-option(BATON_SANITIZE "Sanitizer to build with: address, thread or undefined (empty: none)" "")
+set(BATON_SANITIZE "" CACHE STRING "Sanitizers to build with, as -fsanitize= takes them: address,undefined or thread (empty: none; scripts/sanitize.sh)")
 
 # The LibTorch adapter (baton::torch) and the MNIST training example: AUTO
 # builds them when LibTorch (Debian's libtorch-dev) is found.
