@@ -9,6 +9,7 @@
 #include "baton/hash_store.hpp"
 #include "baton/tcp_store.hpp"
 #include "tests/rendezvous/rendezvous_test_util.hpp"
+#include "tests/support/store_server_process.hpp"
 
 namespace baton::rendezvous {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using baton::testing::RankMode;
 using baton::testing::run_ranks;
+using baton::testing::StoreServerProcess;
 using testing::check_and_leave;
 using testing::free_port;
 using testing::kProcesses;
@@ -282,7 +284,7 @@ TEST(Rendezvous, LocalRanksFromTheLauncherWin) {
 // A launcher serves the store (BATON_AGENT_STORE=1): rank 0 is a client too,
 // and successive jobs on that store never see each other's keys.
 TEST(Rendezvous, AgentStoreServedByTheLauncher) {
-  TcpStoreServer server({.host = "127.0.0.1", .port = 0});
+  StoreServerProcess server({.host = "127.0.0.1", .port = 0});  // not a thread: ranks are forked
   auto job = [&](const std::string& job_id, int expected_round) {
     run_ranks(
         2,

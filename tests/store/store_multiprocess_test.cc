@@ -9,6 +9,7 @@
 #include "baton/tcp_store.hpp"
 #include "tests/store/store_test_util.hpp"
 #include "tests/support/rank_runner.hpp"
+#include "tests/support/store_server_process.hpp"
 
 namespace baton::testing {
 namespace {
@@ -31,7 +32,7 @@ void hammer_and_meet(Store& store, int rank, int world) {
 }
 
 TEST(StoreMultiProcess, TcpStoreCountsExactlyAcrossEightProcesses) {
-  TcpStoreServer server;
+  StoreServerProcess server;  // not a thread here: the ranks are forked
   const uint16_t port = server.port();
   run_ranks(
       kProcesses,
