@@ -159,80 +159,74 @@ void every_collective_large_count(int rank, int n) {
   check_every_collective(rank, n, count, n == 3);
 }
 
-void every_dtype_and_reduce_op(int rank, int n) {
-  // "auto" first: the transport's default (shared_memory on one host,
-  // hierarchical across hosts), then each message algorithm forced.
-  for (const char* algo : {"auto", "recursive_doubling", "ring"}) {
-    ::setenv("BATON_ALGO_ALL_REDUCE", algo, 1);
-    for (DType dtype : kAllDTypes) {
-      for (ReduceOp op : kAllReduceOps) {
-        if (!supports(op, dtype)) continue;
-        const auto value = values_for(op, dtype);
-        const std::string label = std::string(dtype_name(dtype)) + " " +
-                                  std::string(reduce_op_name(op)) + " (" + algo + ")";
-        for (int64_t count : {3, 1000}) {
-          Tensor t = make_tensor(count, dtype, [&](int64_t i) { return value(rank, i); });
-          all_reduce(t, op);
-          expect_tensor(
-              t, [&](int64_t i) { return fold(op, dtype, n, [&](int r) { return value(r, i); }); },
-              where(rank, n, "all_reduce " + label + " count " + std::to_string(count)));
-        }
-        if (std::string(algo) != "auto") continue;  // the rest does not depend on it
-
-        Tensor r = make_tensor(1000, dtype, [&](int64_t i) { return value(rank, i); });
-        const int root = n - 1;
-        reduce(r, root, op);
-        if (rank == root) {
-          expect_tensor(
-              r, [&](int64_t i) { return fold(op, dtype, n, [&](int q) { return value(q, i); }); },
-              where(rank, n, "reduce " + label));
-        }
-
-        std::vector<Tensor> inputs;
-        for (int j = 0; j < n; ++j) {
-          inputs.push_back(
-              make_tensor(5, dtype, [&](int64_t i) { return value(rank, i + 5 * j); }));
-        }
-        Tensor out = Tensor::zeros({5}, dtype);
-        reduce_scatter(out, inputs, op);
+void every_dtype_and_reduce_op(int rank, int n, const std::string& algo) {
+  for (DType dtype : kAllDTypes) {
+    for (ReduceOp op : kAllReduceOps) {
+      if (!supports(op, dtype)) continue;
+      const auto value = values_for(op, dtype);
+      const std::string label = std::string(dtype_name(dtype)) + " " +
+                                std::string(reduce_op_name(op)) + " (" + algo + ")";
+      for (int64_t count : {3, 1000}) {
+        Tensor t = make_tensor(count, dtype, [&](int64_t i) { return value(rank, i); });
+        all_reduce(t, op);
         expect_tensor(
-            out,
-            [&](int64_t i) {
-              return fold(op, dtype, n, [&](int q) { return value(q, i + 5 * rank); });
-            },
-            where(rank, n, "reduce_scatter " + label));
+            t, [&](int64_t i) { return fold(op, dtype, n, [&](int r) { return value(r, i); }); },
+            where(rank, n, "all_reduce " + label + " count " + std::to_string(count)));
+      }
+      if (algo != "auto") continue;  // the rest does not depend on it
+
+      Tensor r = make_tensor(1000, dtype, [&](int64_t i) { return value(rank, i); });
+      const int root = n - 1;
+      reduce(r, root, op);
+      if (rank == root) {
+        expect_tensor(
+            r, [&](int64_t i) { return fold(op, dtype, n, [&](int q) { return value(q, i); }); },
+            where(rank, n, "reduce " + label));
       }
 
-      if (std::string(algo) != "auto") continue;
-      const std::string label = std::string(dtype_name(dtype));
-      auto mine = [&](int r, int64_t i) {
-        return dtype == DType::Bool ? bool_value(r, i) : pattern_value(r, i);
-      };
-      Tensor b = make_tensor(3, dtype, [&](int64_t i) { return rank == 0 ? mine(0, i) : 0.0; });
-      broadcast(b, 0);
+      std::vector<Tensor> inputs;
+      for (int j = 0; j < n; ++j) {
+        inputs.push_back(make_tensor(5, dtype, [&](int64_t i) { return value(rank, i + 5 * j); }));
+      }
+      Tensor out = Tensor::zeros({5}, dtype);
+      reduce_scatter(out, inputs, op);
       expect_tensor(
-          b, [&](int64_t i) { return mine(0, i); }, where(rank, n, "broadcast " + label));
+          out,
+          [&](int64_t i) {
+            return fold(op, dtype, n, [&](int q) { return value(q, i + 5 * rank); });
+          },
+          where(rank, n, "reduce_scatter " + label));
+    }
 
-      Tensor in = make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i); });
-      std::vector<Tensor> outs;
-      for (int j = 0; j < n; ++j) outs.push_back(Tensor::zeros({3}, dtype));
-      all_gather(outs, in);
-      for (int j = 0; j < n; ++j) {
-        expect_tensor(
-            outs[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i); },
-            where(rank, n, "all_gather " + label));
-      }
-      std::vector<Tensor> a2a_in, a2a_out;
-      for (int j = 0; j < n; ++j) {
-        a2a_in.push_back(make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i + j); }));
-        a2a_out.push_back(Tensor::zeros({3}, dtype));
-      }
-      all_to_all(a2a_out, a2a_in);
-      for (int j = 0; j < n; ++j) {
-        expect_tensor(
-            a2a_out[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i + rank); },
-            where(rank, n, "all_to_all " + label));
-      }
+    if (algo != "auto") continue;
+    const std::string label = std::string(dtype_name(dtype));
+    auto mine = [&](int r, int64_t i) {
+      return dtype == DType::Bool ? bool_value(r, i) : pattern_value(r, i);
+    };
+    Tensor b = make_tensor(3, dtype, [&](int64_t i) { return rank == 0 ? mine(0, i) : 0.0; });
+    broadcast(b, 0);
+    expect_tensor(
+        b, [&](int64_t i) { return mine(0, i); }, where(rank, n, "broadcast " + label));
+
+    Tensor in = make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i); });
+    std::vector<Tensor> outs;
+    for (int j = 0; j < n; ++j) outs.push_back(Tensor::zeros({3}, dtype));
+    all_gather(outs, in);
+    for (int j = 0; j < n; ++j) {
+      expect_tensor(
+          outs[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i); },
+          where(rank, n, "all_gather " + label));
+    }
+    std::vector<Tensor> a2a_in, a2a_out;
+    for (int j = 0; j < n; ++j) {
+      a2a_in.push_back(make_tensor(3, dtype, [&](int64_t i) { return mine(rank, i + j); }));
+      a2a_out.push_back(Tensor::zeros({3}, dtype));
+    }
+    all_to_all(a2a_out, a2a_in);
+    for (int j = 0; j < n; ++j) {
+      expect_tensor(
+          a2a_out[static_cast<size_t>(j)], [&](int64_t i) { return mine(j, i + rank); },
+          where(rank, n, "all_to_all " + label));
     }
   }
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "baton/distributed.hpp"
 
@@ -19,12 +20,12 @@ namespace baton::testing {
 void every_collective_small_counts(int rank, int n);
 // Every collective on 1 Mi + 3 elements (async at n == 3).
 void every_collective_large_count(int rank, int n);
-// Every dtype x every reduce op it supports (all_reduce under the default
-// algorithm, which is shared_memory on one host and hierarchical across
-// hosts, and under ring and recursive_doubling forced; reduce and
-// reduce_scatter under the default), and broadcast,
-// all_gather, all_to_all on every dtype. Needs n >= 2.
-void every_dtype_and_reduce_op(int rank, int n);
+// Every dtype x every reduce op it supports, for all_reduce; algo names the
+// all_reduce algorithm the group was set up with (BATON_ALGO_ALL_REDUCE,
+// read at setup), for the messages. Under "auto" (shared_memory on one host,
+// hierarchical across hosts) also reduce and reduce_scatter on every op, and
+// broadcast, all_gather, all_to_all on every dtype. Needs n >= 2.
+void every_dtype_and_reduce_op(int rank, int n, const std::string& algo);
 // send/recv/isend/irecv: a ring, tags out of order, non-overtaking,
 // ANY_SOURCE with source_rank(), empty and large messages, messages longer
 // and shorter than their receive (MismatchError). Needs n >= 2.
