@@ -113,6 +113,7 @@ std::shared_ptr<Backend> make_mpi_backend(const BackendConfig& config) {
           MPI_Group_free(&world_group);
           check(rc, what + " (MPI_Comm_create_group)");
         }
+        Runtime::get().adopt(made->comm);
         MPI_Comm_set_errhandler(made->comm, MPI_ERRORS_RETURN);
         check(MPI_Comm_rank(made->comm, &made->rank), what + " (MPI_Comm_rank)");
         check(MPI_Comm_size(made->comm, &made->size), what + " (MPI_Comm_size)");

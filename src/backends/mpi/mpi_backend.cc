@@ -460,7 +460,7 @@ void MpiBackend::shutdown() {
     }
   }
   MPI_Comm comm = comm_;
-  Runtime::get().run_sync([comm]() mutable { MPI_Comm_free(&comm); }, timeout_,
+  Runtime::get().run_sync([comm] { Runtime::get().release(comm); }, timeout_,
                           "mpi backend: freeing the communicator of group " + group_name_);
 }
 

@@ -200,6 +200,10 @@ void Runtime::engine_main(std::promise<void>& ready) {
   }
   int finalised = 0;
   MPI_Finalized(&finalised);
+  if (!finalised) {
+    for (MPI_Comm& comm : adopted_) MPI_Comm_free(&comm);
+    adopted_.clear();
+  }
   if (control_comm_ != MPI_COMM_NULL && !finalised) MPI_Comm_free(&control_comm_);
   if (initialised_by_us_ && !finalised) MPI_Finalize();
 }
@@ -242,6 +246,15 @@ void Runtime::submit(std::unique_ptr<Task> task) {
   // After exit began (e.g. a backend destroyed by a static destructor).
   task->work->fail(std::make_exception_ptr(ConnectionError(
       task->work->description() + ": the process is exiting and the MPI engine has stopped")));
+}
+
+void Runtime::adopt(MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) adopted_.push_back(comm);
+}
+
+void Runtime::release(MPI_Comm comm) {
+  std::erase(adopted_, comm);
+  if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
 }
 
 void Runtime::run_sync(std::function<void()> fn, std::chrono::milliseconds timeout,

@@ -33,6 +33,9 @@
 // Lifetime: MPI is initialised on the first Runtime::get() (unless the
 // program did it) and finalised at process exit (std::atexit), only if Baton
 // initialised it, so init_process_group / destroy_process_group may repeat.
+// The communicators of groups still alive at exit (a program that never
+// called destroy_process_group) are freed just before MPI_Finalize: their
+// backends are destroyed later, by static destructors, when MPI is gone.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -88,6 +91,12 @@ class Runtime {
   // (agreeing on new_group's members); MPI_ERRORS_RETURN set.
   MPI_Comm control_comm() const { return control_comm_; }
 
+  // A communicator the backend made (adopt) and its MPI_Comm_free (release).
+  // Engine thread only. What is adopted and not released is freed at exit,
+  // before MPI_Finalize.
+  void adopt(MPI_Comm comm);
+  void release(MPI_Comm comm);
+
   // Hands a task to the engine. Does not block.
   void submit(std::unique_ptr<Task> task);
   // Runs fn on the engine thread and waits for it, at most `timeout`
@@ -109,6 +118,7 @@ class Runtime {
   int thread_level_ = MPI_THREAD_SINGLE;
   bool initialised_by_us_ = false;
   MPI_Comm control_comm_ = MPI_COMM_NULL;
+  std::vector<MPI_Comm> adopted_;  // engine thread only
 
   std::mutex mu_;
   std::condition_variable cv_;               // tasks_ gained a task, or stop_
