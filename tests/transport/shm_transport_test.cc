@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "baton/error.hpp"
@@ -19,6 +20,7 @@
 #include "tests/support/rank_runner.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tests/transport/transport_suite.hpp"
+#include "transport/shm/area.hpp"
 #include "transport/shm/context.hpp"
 #include "transport/shm/factory.hpp"
 #include "transport/shm/segment.hpp"
@@ -459,6 +461,64 @@ TEST_F(ShmTest, SharedAreaWaitEndsWithThePeersAbortReason) {
       EXPECT_THAT(e.what(), HasSubstr("rank 1 aborted the group"));
     }
   });
+}
+
+// The areas of two ranks on one segment in this process; the waiter's check
+// hook plays the progress thread's verdict on the peer.
+struct TwoAreas {
+  explicit TwoAreas(std::function<void(int)> check)
+      : segment(shm::Segment::create("/baton-test-area-" + std::to_string(::getpid()), 2, 4096,
+                                     shm::area_bytes_for(4096))),
+        peer(segment, {0, 1}, 1, {.check = [](int) {}}),
+        waiter(segment, {0, 1}, 0, {.check = std::move(check)}) {}
+  shm::Segment segment;
+  shm::ShmArea peer;
+  shm::ShmArea waiter;
+};
+
+// A peer that posts, finishes the collective and closes between the waiter's
+// look at its flag and the waiter's check of it did its part: the wait
+// returns. (Under load the progress thread judged such a peer closed first,
+// and a pair's all_reduce failed on the slower rank: ErrorsTest's
+// NewGroupWithDisagreeingListsIsAMismatch under ASan.)
+TEST(ShmAreaTest, PeerThatPostedBeforeItClosedCompletesTheWait) {
+  bool armed = false, closed = false;
+  uint64_t g = 0;
+  shm::ShmArea* peer = nullptr;
+  TwoAreas areas([&](int) {
+    if (!armed) return;
+    if (!closed) {
+      closed = true;
+      peer->post(Flag::kPosted, g);
+    }
+    throw ConnectionError("rank 1 closed its connection");
+  });
+  peer = &areas.peer;
+  for (shm::ShmArea* a : {&areas.waiter, &areas.peer}) a->start(1, area_op(4), Clock::now() + 10s);
+  g = areas.waiter.begin();
+  EXPECT_EQ(areas.peer.begin(), g);
+  areas.waiter.post(Flag::kPosted, g);
+  armed = true;
+  EXPECT_NO_THROW(areas.waiter.wait(1, Flag::kPosted, g));
+  EXPECT_TRUE(closed);
+}
+
+// The same peer closing without posting still ends the wait with its error.
+TEST(ShmAreaTest, PeerThatClosedBeforePostingFailsTheWait) {
+  bool armed = false;
+  TwoAreas areas([&](int) {
+    if (armed) throw ConnectionError("rank 1 closed its connection");
+  });
+  for (shm::ShmArea* a : {&areas.waiter, &areas.peer}) a->start(1, area_op(4), Clock::now() + 10s);
+  const uint64_t g = areas.waiter.begin();
+  areas.waiter.post(Flag::kPosted, g);
+  armed = true;
+  try {
+    areas.waiter.wait(1, Flag::kPosted, g);
+    ADD_FAILURE() << "the wait returned without rank 1's data";
+  } catch (const ConnectionError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("rank 1 closed"));
+  }
 }
 
 TEST(ShmSegmentTest, SegmentTooLargeForDevShmIsAnIoErrorNamingIt) {

@@ -170,6 +170,20 @@ void ShmArea::wait(int peer, Flag flag, uint64_t generation) {
 void ShmArea::await(int peer, Flag flag, uint64_t generation) {
   std::atomic<uint32_t>& w = word(peer, flag);
   if (reached(w.load(std::memory_order_acquire), generation)) return;
+  // Whether the peer failed (hooks_.check throws its error). A peer may
+  // publish the flag, finish the collective and close its context between
+  // this thread's look at the flag and the check: it did its part, so the
+  // flag decides, and only a flag still missing makes its failure this wait's.
+  const int member = members_[static_cast<size_t>(peer)];
+  auto check_peer = [&] {
+    try {
+      hooks_.check(member);
+    } catch (...) {
+      if (reached(w.load(std::memory_order_acquire), generation)) return true;
+      throw;
+    }
+    return false;
+  };
   const auto spin_until = std::min(deadline_, Clock::now() + spin::spin_duration());
   for (unsigned polls = 1;; ++polls) {
     if (reached(w.load(std::memory_order_acquire), generation)) return;
@@ -183,7 +197,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
     if (hooks_.caller_polled) {
       hooks_.caller_polled->store(now.time_since_epoch().count(), std::memory_order_relaxed);
     }
-    hooks_.check(members_[static_cast<size_t>(peer)]);
+    if (check_peer()) return;
     if (now >= spin_until) break;
   }
   // Sleep on the flag, announced in the peer's `sleepers` (see post()).
@@ -197,7 +211,7 @@ void ShmArea::await(int peer, Flag flag, uint64_t generation) {
   for (;;) {
     const uint32_t value = w.load(std::memory_order_seq_cst);
     if (reached(value, generation)) return;
-    hooks_.check(members_[static_cast<size_t>(peer)]);
+    if (check_peer()) return;
     const auto now = Clock::now();
     if (now >= deadline_) timed_out(peer, flag, generation);
     if (!probed_ && hooks_.probe && hooks_.mismatch_check.count() > 0 && now >= probe_at) {
