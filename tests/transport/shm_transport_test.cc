@@ -18,6 +18,7 @@
 #include "baton/error.hpp"
 #include "baton/file_store.hpp"
 #include "tests/support/rank_runner.hpp"
+#include "tests/support/sanitizers.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tests/transport/transport_suite.hpp"
 #include "transport/shm/area.hpp"
@@ -279,7 +280,9 @@ TEST_F(ShmTest, EightRanksExchangeSmallAndLargeMessages) {
 // A receiver that waits polls the rings itself (the request's Driver): a
 // ping-pong's messages complete on the waiting thread, not on the progress
 // thread (which steps aside while a caller polls, waking every 200 us for one
-// look, so it may take the odd one).
+// look, so it may take the odd one). The share is not checked under a
+// sanitizer: the progress thread steps aside only while the caller polls
+// again within 20 us, which instrumented code may not.
 TEST_F(ShmTest, WaitingReceiverCompletesPingPongOnItsOwnThread) {
   run(2, ShmOptions{}, [](shm::ShmContext& ctx, Store&, int rank, int) {
     constexpr int kRounds = 200;
@@ -296,7 +299,9 @@ TEST_F(ShmTest, WaitingReceiverCompletesPingPongOnItsOwnThread) {
       on_waiter += mine.load() ? 1 : 0;
       if (rank == 1) wait_ok(ctx.isend(peer, p2p(5), buf));
     }
-    EXPECT_GE(on_waiter, kRounds / 2) << "receives completed on the waiting thread";
+    if (!baton::testing::kSanitized) {
+      EXPECT_GE(on_waiter, kRounds / 2) << "receives completed on the waiting thread";
+    }
   });
 }
 
