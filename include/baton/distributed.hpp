@@ -51,7 +51,7 @@ struct InitOptions {
   // BATON_SECRET, else the file BATON_SECRET_FILE (baton-run sets one), else
   // none: unauthenticated. Every rank of the job needs the same one; a
   // misconfigured one is an AuthenticationError, never a fallback.
-  std::string secret;
+  std::string secret{};
 };
 
 // Joins the job: rendezvous, then connections to every other rank. Blocks
@@ -107,7 +107,7 @@ struct GroupOptions {
   // The job secret the group's connections prove (InitOptions::secret); ""
   // means BATON_SECRET / BATON_SECRET_FILE, else none. `store` is used as it
   // is: a TcpStore authenticates by its own options.
-  std::string secret;
+  std::string secret{};
 };
 // Blocks until every member has joined (TimeoutError naming the ranks that
 // did not, after the timeout) and the connections are up. A rank outside

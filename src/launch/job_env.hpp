@@ -47,10 +47,10 @@ struct JobLayout {
   int nproc_per_node = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  std::string job_id;       // "": the rendezvous makes one up
-  std::string secret;       // handed as BATON_SECRET ("" when none or by file)
-  std::string secret_file;  // handed as BATON_SECRET_FILE ("" when none)
-  std::string flight_dir;   // handed as BATON_FLIGHT_DIR ("": not set)
+  std::string job_id;         // "": the rendezvous makes one up
+  std::string secret{};       // handed as BATON_SECRET ("" when none or by file)
+  std::string secret_file{};  // handed as BATON_SECRET_FILE ("" when none)
+  std::string flight_dir{};   // handed as BATON_FLIGHT_DIR ("": not set)
   // The job's Baton TcpStore; empty and 0: MASTER_ADDR and MASTER_PORT.
   std::string store_addr;
   int store_port = 0;

@@ -45,7 +45,7 @@ struct Request {
   // When set, used as is (its timeout is left alone) and init_method is ignored.
   std::shared_ptr<Store> store = nullptr;
   // The TcpStore's job secret (InitOptions::secret); "" means the environment's.
-  std::string secret;
+  std::string secret{};
 };
 
 struct Result {

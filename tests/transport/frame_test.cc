@@ -172,12 +172,15 @@ TEST(HelloTest, RoundTripsAndComparesEveryField) {
   EXPECT_EQ(back->to_rank, 1);
   EXPECT_EQ(back->world_size, 5);
   EXPECT_EQ(back->job_id, h.job_id);
-  EXPECT_EQ(tcp_hello::hello_difference(*back, h), "");
+  std::string same;
+  EXPECT_EQ(tcp_hello::hello_mismatch(*back, h, &same), tcp_hello::Refusal::kNone) << same;
 
   auto differs = [&](auto change) {
     tcp_hello::Hello other = h;
     change(other);
-    return tcp_hello::hello_difference(other, h);
+    std::string why;
+    EXPECT_NE(tcp_hello::hello_mismatch(other, h, &why), tcp_hello::Refusal::kNone);
+    return why;
   };
   EXPECT_THAT(differs([](auto& o) { o.job_id = "other"; }), HasSubstr("job id 'other'"));
   EXPECT_THAT(differs([](auto& o) { o.group_hash = 1; }), HasSubstr("group key hash"));
@@ -193,9 +196,9 @@ TEST(HelloTest, RejectsNonHelloBytes) {
   EXPECT_FALSE(tcp_hello::decode_hello(bytes, &why));
   EXPECT_THAT(why, HasSubstr("bad magic \"GET \""));
   tcp_hello::HelloBytes v2 = tcp_hello::encode_hello({});
-  v2[4] = std::byte{2};
+  v2[4] = std::byte{3};
   EXPECT_FALSE(tcp_hello::decode_hello(v2, &why));
-  EXPECT_THAT(why, HasSubstr("handshake version 2"));
+  EXPECT_THAT(why, HasSubstr("handshake version 3"));
 }
 
 TEST(HelloTest, LongJobIdsAreHashed) {
@@ -207,7 +210,7 @@ TEST(HelloTest, LongJobIdsAreHashed) {
   std::string why;
   const auto back = tcp_hello::decode_hello(tcp_hello::encode_hello(h), &why);
   ASSERT_TRUE(back);
-  EXPECT_EQ(tcp_hello::hello_difference(*back, h), "");
+  EXPECT_EQ(tcp_hello::hello_mismatch(*back, h, &why), tcp_hello::Refusal::kNone) << why;
 }
 
 }  // namespace
