@@ -9,6 +9,7 @@
 
 #include "tests/backends/suite_bodies.hpp"
 #include "tests/support/rank_runner.hpp"
+#include "tests/support/sanitizers.hpp"
 
 namespace baton::testing {
 
@@ -71,9 +72,12 @@ TEST_P(BackendSuite, EveryCollectiveSmallCounts) {
   run(every_collective_small_counts);
 }
 
-// Every collective on more than 1 Mi elements (the pipelined paths).
+// Every collective on more than 1 Mi elements (the pipelined paths). Under
+// TSan 8 ranks on a small machine outlast the group's 60 s per collective
+// (a reduce_scatter through the 192-byte area took longer).
 TEST_P(BackendSuite, EveryCollectiveLargeCount) {
   if (!one_of(world_size(), {1, 2, 3, 5, 8})) GTEST_SKIP() << "sampled world sizes: 1, 2, 3, 5, 8";
+  if (kThreadSanitized && world_size() == 8) GTEST_SKIP() << "8 ranks: too slow under TSan";
   run(every_collective_large_count, std::chrono::seconds(150));
 }
 
