@@ -66,15 +66,19 @@ tsan_suites=(
   prefix_store_test store_multiprocess_test baton_store_tool_test
 )
 
-# The executables --quick builds and runs under ASan+UBSan: the layers with
-# pointer arithmetic and hostile input, in about 2 minutes of tests: core
-# (tensors, reduce kernels), the transport units and shm transport, the
-# collectives over loopback, the tcp store's bad input and the store
-# conformance suite.
+# The executables --quick builds and runs under ASan+UBSan, about 2 minutes
+# of tests on 2 cores: the layers with pointer arithmetic and hostile input
+# (core: tensors and reduce kernels; both transports and their units; the
+# collectives over loopback; the stores, the tcp store's bad input), the
+# spawner, Work, the join protocol and the API's error paths; and of the
+# backend conformance suite the tcp and shm instances at 3 ranks
+# (quick_backend).
 quick_suites=(
-  baton_core_test transport_unit_test transport_shm_test baton_collectives_test
-  store_conformance_test tcp_store_bad_input_test
+  baton_core_test baton_support_test transport_unit_test transport_shm_test transport_tcp_test
+  baton_collectives_test store_conformance_test tcp_store_test tcp_store_bad_input_test
+  baton_work_test baton_rendezvous_test baton_api_errors_test
 )
+quick_backend='^Native(Tcp|Shm)/BackendSuite[.].*_ws3 '
 
 label_regex() {  # the ctest -L regex matching exactly these labels
   local IFS='|'
@@ -160,6 +164,9 @@ run_suites() {
   mkdir -p "$logs"
   tests_run=0 tests_skipped=0 failures=()
   run_ctest "$logs" ctest -- -E "$asan_exclude|^mpi\." "$@"
+  if [[ $name == quick ]]; then
+    run_ctest "$logs" ctest-backend -- -L '^baton_backend_suite_test$' -R "$quick_backend"
+  fi
   # Open MPI leaks in MPI_Init/MPI_Finalize (scripts/lsan.supp names each
   # leak); its suppressions match only on full stacks (Open MPI is built
   # without frame pointers: fast_unwind_on_malloc=0) through plug-ins that
@@ -175,7 +182,7 @@ start_all=$SECONDS
 
 if ((quick)); then
   configure build-asan address,undefined -DBATON_WITH_PYTORCH=OFF
-  cmake --build build-asan -j "$jobs" --target "${quick_suites[@]}"
+  cmake --build build-asan -j "$jobs" --target "${quick_suites[@]}" baton_backend_suite_test
   run_suites quick build-asan 0 -L "$(label_regex "${quick_suites[@]}")"
 fi
 
