@@ -468,14 +468,20 @@ TEST_F(ShmTest, SharedAreaWaitEndsWithThePeersAbortReason) {
   });
 }
 
+shm::ShmArea::Hooks checking(std::function<void(int)> check) {
+  shm::ShmArea::Hooks hooks;
+  hooks.check = std::move(check);
+  return hooks;
+}
+
 // The areas of two ranks on one segment in this process; the waiter's check
 // hook plays the progress thread's verdict on the peer.
 struct TwoAreas {
   explicit TwoAreas(std::function<void(int)> check)
       : segment(shm::Segment::create("/baton-test-area-" + std::to_string(::getpid()), 2, 4096,
                                      shm::area_bytes_for(4096))),
-        peer(segment, {0, 1}, 1, {.check = [](int) {}}),
-        waiter(segment, {0, 1}, 0, {.check = std::move(check)}) {}
+        peer(segment, {0, 1}, 1, checking([](int) {})),
+        waiter(segment, {0, 1}, 0, checking(std::move(check))) {}
   shm::Segment segment;
   shm::ShmArea peer;
   shm::ShmArea waiter;
